@@ -1,0 +1,5 @@
+from zict_core.buffer import Buffer
+
+
+class AsyncBuffer(Buffer):
+    pass

@@ -1,0 +1,5 @@
+from zict_core.common import ZictBase
+
+
+class Buffer(ZictBase):
+    pass
