@@ -76,9 +76,9 @@ static inline int zc_rlock_try(zc_rlock *l) {
 }
 
 /* Slow path: wait with the GIL released. timeout < 0 waits forever.
- * Returns 1 if acquired, 0 on timeout, -1 with an exception set (a signal
- * handler raised, e.g. KeyboardInterrupt). */
-static int zc_rlock_wait(zc_rlock *l, double timeout) {
+ * With `intr`, signal handlers run while waiting. Returns 1 if acquired, 0 on
+ * timeout, -1 with an exception set (a signal handler raised). */
+static int zc_rlock_wait(zc_rlock *l, double timeout, int intr) {
     double deadline = timeout > 0 ? zc_monotonic() + timeout : 0.0;
     int result = 0;
     l->waiters++;
@@ -102,7 +102,7 @@ static int zc_rlock_wait(zc_rlock *l, double timeout) {
             us = (PY_TIMEOUT_T)(left * 1e6);
         }
         Py_BEGIN_ALLOW_THREADS
-        st = PyThread_acquire_lock_timed(l->sem, us, 1);
+        st = PyThread_acquire_lock_timed(l->sem, us, intr);
         Py_END_ALLOW_THREADS
         if (st == PY_LOCK_ACQUIRED) {
             l->signaled = 0; /* consumed; sem is held again */
@@ -121,7 +121,14 @@ static inline int zc_rlock_acquire(zc_rlock *l) {
     if (zc_rlock_try(l)) {
         return 1;
     }
-    return zc_rlock_wait(l, -1.0);
+    return zc_rlock_wait(l, -1.0, 1);
+}
+
+/* Take the lock back after running callbacks without it: never gives up. */
+static inline void zc_rlock_reacquire(zc_rlock *l) {
+    if (!zc_rlock_try(l)) {
+        zc_rlock_wait(l, -1.0, 0);
+    }
 }
 
 static inline int zc_rlock_is_owned(zc_rlock *l) {
