@@ -346,22 +346,16 @@ def test_failed_write_keeps_old_value_and_leaves_nothing(
 def test_interrupted_write_leaves_old_value(tmp_path, fd_leaks, monkeypatch):
     z = File(tmp_path)
     z["x"] = b"old"
-    real_open = open
+    real_write_all = zict_core.file._write_all
 
     class Interrupt(BaseException):
         pass
 
-    class Exploding(io.BufferedWriter):
-        def writelines(self, lines):
-            self.write(b"partial")
-            raise Interrupt()
+    def write_half_then_die(fd, pieces):
+        real_write_all(fd, pieces[:1])
+        raise Interrupt()
 
-    def fake_open(path, mode="r", *args, **kwargs):
-        if mode == "xb":
-            return Exploding(real_open(path, "xb", buffering=0))
-        return real_open(path, mode, *args, **kwargs)
-
-    monkeypatch.setattr(zict_core.file, "open", fake_open, raising=False)
+    monkeypatch.setattr(zict_core.file, "_write_all", write_half_then_die)
     with pytest.raises(Interrupt):
         z["x"] = [b"new", b"value"]
     monkeypatch.undo()
@@ -748,3 +742,41 @@ def test_read_survives_concurrent_replace(tmp_path, fd_leaks, monkeypatch):
     monkeypatch.undo()
     assert z["x"] == b"new"
     assert listdir(tmp_path) == ["x#1"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"0123456789" * 10,
+        [b"0123", memoryview(b"456789"), bytearray(b"abc"), b"", b"xyz" * 5],
+        [memoryview(__import__("array").array("d", [1.5, 2.5]))] * 3,
+    ],
+    ids=["bytes", "list", "wide-items"],
+)
+def test_short_writes(tmp_path, fd_leaks, value):
+    """os.write/os.writev may write less than asked: the rest still goes out."""
+    real_write, real_writev = os.write, os.writev
+    calls = []
+
+    def write(fd, data):
+        calls.append("write")
+        return real_write(fd, memoryview(data).cast("B")[:3])
+
+    def writev(fd, buffers):
+        calls.append("writev")
+        return real_write(fd, memoryview(buffers[0]).cast("B")[:5])
+
+    z = File(tmp_path)
+    os.write = write
+    zict_core.file._writev = writev
+    try:
+        z["x"] = value
+    finally:
+        os.write = real_write
+        zict_core.file._writev = real_writev
+    expected = b"".join(
+        bytes(memoryview(p).cast("B"))
+        for p in (value if isinstance(value, list) else [value])
+    )
+    assert z["x"] == expected
+    assert len(calls) > 2
