@@ -199,7 +199,7 @@ class WeakValueMapping(_WeakValueBase, ZictBase[KT, VT]):
         for key, value in pairs:
             self[key] = value
         for key, value in kw.items():
-            self[key] = value
+            self[key] = value  # type: ignore[index]
 
     def setdefault(self, key: KT, default: VT | None = None) -> VT | None:  # type: ignore[override]
         try:
@@ -208,7 +208,7 @@ class WeakValueMapping(_WeakValueBase, ZictBase[KT, VT]):
             self[key] = default  # type: ignore[assignment]
             return default
 
-    def __ior__(self, other: Any) -> WeakValueMapping[KT, VT]:  # type: ignore[override]
+    def __ior__(self, other: Any) -> WeakValueMapping[KT, VT]:  # type: ignore[override,misc]
         self.update(other)
         return self
 

@@ -343,7 +343,7 @@ class File(ZictBase[str, bytes]):
 
     __repr__ = __str__
 
-    def __getitem__(self, key: str) -> bytearray | memoryview:
+    def __getitem__(self, key: str) -> bytearray | memoryview:  # type: ignore[override]
         # Open under the lock, so that a concurrent delete or overwrite cannot
         # remove the file in between; read without it. Once open, the file
         # stays readable even if another thread replaces or deletes the key.

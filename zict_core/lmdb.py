@@ -211,10 +211,12 @@ class _LMDBItems(ItemsView):
         return self._mapping._scan(keys=True, values=True)
 
     def __contains__(self, item: object) -> bool:
+        if not isinstance(item, tuple) or len(item) != 2:
+            return False
+        key, value = item
         try:
-            key, value = item  # type: ignore[misc]
             return self._mapping[key] == value
-        except (KeyError, TypeError, ValueError):
+        except KeyError:
             return False
 
 
