@@ -23,7 +23,7 @@ def ext(name: str) -> Extension:
 
 setup(
     ext_modules=cythonize(
-        [ext("_base"), ext("_lru")],
+        [ext("_base"), ext("_lru"), ext("_buffer")],
         compiler_directives={
             "language_level": "3",
             "embedsignature": True,

@@ -11,7 +11,7 @@ manager protocol, closing on deletion) plus the ``MutableMapping`` mixin methods
 since an extension type cannot inherit from a Python class.
 """
 
-from collections.abc import Mapping
+from collections.abc import ItemsView, KeysView, Mapping, ValuesView
 from itertools import chain
 from types import GenericAlias
 
@@ -132,6 +132,15 @@ cdef class ZictCore:
                 self.popitem()
             except KeyError:
                 return
+
+    def keys(self):
+        return KeysView(self)
+
+    def items(self):
+        return ItemsView(self)
+
+    def values(self):
+        return ValuesView(self)
 
     def __eq__(self, other):
         if not isinstance(other, Mapping):

@@ -42,6 +42,7 @@ cdef class LRU(ZictCore):
     cdef bint _closed
     cdef bint _virtual
     cdef object _views
+    cdef dict _evicting
     cdef public unsigned long long _hits, _misses, _evictions
     cdef object __weakref__
     cdef dict __dict__
@@ -58,6 +59,7 @@ cdef class LRU(ZictCore):
     cdef object _get(self, object key)
     cdef object _peek(self, object key, Py_hash_t h)
     cdef int _set_noevict(self, object key, object value) except -1
+    cdef int _insert(self, object key, Py_hash_t h, object value, zc_num *w) except -1
     cdef tuple _evict(self, object key)
     cdef int _evict_until_below(self, object n) except -1
     cdef int _over_target(self, object n) except -1

@@ -194,6 +194,7 @@ cdef class LRU(ZictCore):
         self._unit_weight = True
         self._on_evict = []
         self._on_cancel_evict = []
+        self._evicting = {}
 
     def __dealloc__(self):
         zc_store_free(&self.st)
@@ -395,8 +396,17 @@ cdef class LRU(ZictCore):
         self._set_noevict(key, value)
 
     cdef int _set_noevict(self, object key, object value) except -1:
-        cdef Py_hash_t h = PyObject_Hash(key)
-        cdef zc_num w, oldw
+        cdef zc_num w
+        self._weigh(key, value, &w)
+        try:
+            self._insert(key, PyObject_Hash(key), value, &w)
+        finally:
+            zn_clear(&w)
+        return 0
+
+    cdef int _insert(self, object key, Py_hash_t h, object value, zc_num *w) except -1:
+        """Store key -> value with the weight *w already computed (borrowed)."""
+        cdef zc_num oldw
         cdef unsigned int i, old
         cdef PyObject *k1 = NULL
         cdef PyObject *w1 = NULL
@@ -404,11 +414,10 @@ cdef class LRU(ZictCore):
         cdef PyObject *w2 = NULL
         cdef bint heavy
         cdef unsigned long long version
-        self._weigh(key, value, &w)
         self._acquire()
         try:
-            heavy = zn_gt(&w, &self._n)
-            i = zc_prepare(&self.st, key, h, &w, heavy)
+            heavy = zn_gt(w, &self._n)
+            i = zc_prepare(&self.st, key, h, w, heavy)
             if i == 0:
                 raise MemoryError()
             try:
@@ -428,10 +437,9 @@ cdef class LRU(ZictCore):
                 zc_weight_get(&self.st, old, &oldw)
                 zn_addsub(&self._total, &self._total, &oldw, -1)
                 zc_remove(&self.st, old, &k2, &w2)
-            zn_addsub(&self._total, &self._total, &w, 1)
+            zn_addsub(&self._total, &self._total, w, 1)
             zc_link(&self.st, i, heavy)
         finally:
-            zn_clear(&w)
             self._release()
             _drop(k1, w1)
             _drop(k2, w2)
@@ -519,6 +527,7 @@ cdef class LRU(ZictCore):
             if self._on_evict:
                 zc_N(&self.st, i).flags |= ZC_F_EVICTING
                 self.st.nevicting += 1
+                self._evicting[key] = self._evicting.get(key, 0) + 1
                 zc_weight_get(&self.st, i, &w)
                 zn_addsub(&self._inflight, &self._inflight, &w, 1)
                 try:
@@ -537,6 +546,10 @@ cdef class LRU(ZictCore):
                     zn_addsub(&self._inflight, &self._inflight, &w, -1)
                     node.flags &= ~(ZC_F_EVICTING | ZC_F_CANCELLED)
                     self.st.nevicting -= 1
+                    if self._evicting[key] == 1:
+                        del self._evicting[key]
+                    else:
+                        self._evicting[key] -= 1
                     if not node.flags & ZC_F_LIVE:
                         zc_node_free(&self.st, i, &k1, &w1)
                 if cancelled:
@@ -738,31 +751,14 @@ cdef class LRU(ZictCore):
         """Keys whose eviction is running -> whether it was cancelled (as zict)."""
         cdef unsigned int i
         out = {}
-        if self.st.nevicting:
-            i = self.st.head
-            while i:
-                if zc_N(&self.st, i).flags & ZC_F_EVICTING:
-                    out[<object>zc_N(&self.st, i).key] = False
-                i = zc_N(&self.st, i).next
-            if len(out) < self.st.nevicting:
-                for k in self._retired_evicting():
-                    out[k] = True
+        for key in self._evicting:
+            i = self._find(key, PyObject_Hash(key))
+            out[key] = not (i and zc_N(&self.st, i).flags & ZC_F_EVICTING)
         return out
 
-    def _retired_evicting(self):
-        # Slow path for introspection only: scan the store for retired nodes.
-        cdef unsigned int i = 1
-        cdef zc_node *node
-        out = []
-        while True:
-            try:
-                node = _node_at(self, i)
-            except IndexError:
-                break
-            if node.key is not NULL and node.flags & ZC_F_CANCELLED:
-                out.append(<object>node.key)
-            i += 1
-        return out
+    def _evicting_keys(self):
+        """Keys whose on_evict callbacks are running (for Buffer.__len__)."""
+        return list(self._evicting)
 
     @property
     def stats(self):
@@ -820,14 +816,14 @@ cdef class LRU(ZictCore):
             "stats": tuple(self.stats),
             "dict": getattr(self, "__dict__", None) or None,
         }
-        return _rebuild, (type(self), state)
+        return _new, (type(self),), state
 
-    def _restore(self, dict state):
+    def __setstate__(self, dict state):
         cdef zc_num w
         cdef unsigned int i
         cdef Py_hash_t h
         if self.st.used:
-            raise RuntimeError("_restore on a non-empty LRU")
+            raise RuntimeError("__setstate__ on a non-empty LRU")
         LRU.__init__(self, state["n"], {}, on_evict=state["on_evict"],
                       on_cancel_evict=state["on_cancel_evict"],
                       weight=state["weight"])
@@ -858,23 +854,15 @@ cdef class LRU(ZictCore):
 
 cdef extern from "zc_store.h":
     int zc_heavy_add(zc_store *s, unsigned int i) except -1
-    unsigned int zc_fresh(const zc_store *s)
 
 
 cdef int _heavy_add(LRU lru, unsigned int i) except -1:
     return zc_heavy_add(&lru.st, i)
 
 
-cdef zc_node *_node_at(LRU lru, unsigned int i) except NULL:
-    if i >= zc_fresh(&lru.st):
-        raise IndexError(i)
-    return zc_N(&lru.st, i)
-
-
-def _rebuild(cls, state):
-    obj = cls.__new__(cls)
-    (<LRU>obj)._restore(state)
-    return obj
+def _new(cls):
+    """Unpickling: a bare instance, filled by __setstate__."""
+    return cls.__new__(cls)
 
 
 # --------------------------------------------------------------------- views

@@ -1,5 +1,143 @@
+"""AsyncBuffer: a Buffer whose slow reads and writes run in worker threads
+(mirrors ``zict.async_buffer``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Collection
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, Literal, TypeVar
+
 from zict_core.buffer import Buffer
+
+T = TypeVar("T")
 
 
 class AsyncBuffer(Buffer):
-    pass
+    """A :class:`~zict_core.Buffer` that can move keys between the tiers in a
+    worker thread, so an event loop never waits for the slow mapping.
+
+    ``fast`` must be thread-safe (a plain dict is). ``slow.__getitem__`` and
+    ``slow.__setitem__`` run in the worker threads; every other method of ``slow``
+    runs in the caller's thread.
+
+    Parameters
+    ----------
+    *args, **kwargs:
+        As for :class:`~zict_core.Buffer`.
+    executor: concurrent.futures.Executor, optional
+        Where to run slow I/O (it must not pickle its arguments). By default an
+        internal ThreadPoolExecutor, created on first use and shut down by
+        :meth:`close`.
+    nthreads: int
+        Threads of the internal executor (default 1); ignored with ``executor``.
+    """
+
+    executor: Executor | None
+    nthreads: int | None
+    futures: set[asyncio.Future]
+    evicting: dict[asyncio.Future, float]
+
+    def __init__(
+        self,
+        *args: Any,
+        executor: Executor | None = None,
+        nthreads: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        if executor is None and (not isinstance(nthreads, int) or nthreads < 1):
+            raise ValueError(f"nthreads must be a positive int, got {nthreads!r}")
+        super().__init__(*args, **kwargs)
+        self.executor = executor
+        self.nthreads = None if executor is not None else nthreads
+        self.futures = set()
+        self.evicting = {}
+
+    def close(self) -> None:
+        """Close both tiers, cancel pending futures, and shut down the internal
+        executor (an executor passed in is left running)."""
+        super().close()
+        for future in list(self.futures):
+            future.cancel()
+        if self.executor is not None and self.nthreads is not None:
+            self.executor.shutdown(wait=True)
+            self.executor = None
+
+    def _offload(self, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        if self.executor is None:
+            if self.nthreads is None:
+                raise RuntimeError("AsyncBuffer is closed")
+            self.executor = ThreadPoolExecutor(
+                self.nthreads, thread_name_prefix="zict_core.AsyncBuffer"
+            )
+        loop = asyncio.get_running_loop()
+        ctx = contextvars.copy_context()
+        future = loop.run_in_executor(self.executor, ctx.run, func, *args)
+        self.futures.add(future)
+        future.add_done_callback(self.futures.discard)
+        return future
+
+    def async_get(
+        self, keys: Collection[Any], missing: Literal["raise", "omit"] = "raise"
+    ) -> asyncio.Future[dict[Any, Any]]:
+        """Fetch *keys*; returns an asyncio Future of ``{key: value}``.
+
+        If every key is in fast, the Future is already done. Otherwise the keys
+        are read in a worker thread (promoting them, which may spill others).
+        ``missing="raise"`` raises KeyError for an absent key (at once if it is
+        absent now; from the Future if it is deleted meanwhile);
+        ``missing="omit"`` leaves absent keys out of the result.
+        """
+        with self.lock:
+            if missing == "omit":
+                keys = [key for key in keys if key in self]
+            elif missing == "raise":
+                keys = list(keys)
+                for key in keys:
+                    if key not in self:
+                        raise KeyError(key)
+            else:
+                raise ValueError(f"missing must be 'raise' or 'omit', got {missing!r}")
+
+            try:
+                found = self.fast.get_all_or_nothing(keys)
+            except KeyError:
+                pass
+            else:
+                done: asyncio.Future[dict[Any, Any]] = asyncio.Future()
+                done.set_result(found)
+                return done
+
+            def fetch() -> dict[Any, Any]:
+                out = {}
+                for key in keys:
+                    if self.fast.closed:
+                        raise asyncio.CancelledError()
+                    try:
+                        out[key] = self[key]
+                    except KeyError:
+                        if missing == "raise":
+                            raise
+                return out
+
+            return self._offload(fetch)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """Store *key* in fast at once; if fast overflows, spill in a worker."""
+        self.set_noevict(key, value)
+        self.async_evict_until_below_target()
+
+    def async_evict_until_below_target(self, n: float | None = None) -> None:
+        """If fast weighs more than *n* (default ``self.n``), start spilling in a
+        worker thread (unless a running spill already targets that low)."""
+        with self.lock:
+            if n is None:
+                n = self.n
+            n = max(0.0, n)
+            pending = min([self.fast.total_weight, *self.evicting.values()])
+            if pending <= n:
+                return
+            future = self._offload(self.evict_until_below_target, n)
+            self.evicting[future] = n
+            future.add_done_callback(self.evicting.__delitem__)

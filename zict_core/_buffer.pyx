@@ -1,0 +1,491 @@
+# cython: language_level=3
+"""The compiled Buffer: a fast LRU mapping that spills to a slow one.
+
+The fast tier is a compiled :class:`~zict_core.LRU`; reads that hit it never leave
+C. Slow reads/writes and callbacks run with the locks released, and every move
+between tiers is cancellable: a key deleted or replaced while it moves is never
+resurrected, lost, or left behind in the other tier.
+"""
+
+from collections import namedtuple
+from collections.abc import ItemsView, ValuesView
+from itertools import chain
+
+from cpython.object cimport PyObject_Hash
+
+from zict_core._base cimport (
+    ZictCore,
+    zc_rlock_reacquire,
+    zc_rlock_release,
+    zc_rlock_try,
+    zc_rlock_wait,
+)
+from zict_core._lru cimport LRU, zc_num
+
+from zict_core._lru import _default_weight
+from zict_core.common import close as _close, flush as _flush
+
+
+cdef extern from "zc_num.h":
+    void zn_clear(zc_num *x)
+    object zn_to_obj(const zc_num *x)
+    int zn_gt(const zc_num *a, const zc_num *b) except -1
+
+
+#: Snapshot of a Buffer's counters (see :attr:`Buffer.stats`).
+BufferStats = namedtuple(
+    "BufferStats",
+    ["hits", "misses", "spills", "spill_failures", "spilled_weight", "unspilled_weight"],
+)
+BufferStats.__doc__ = """Counters of a :class:`Buffer` since creation or ``reset_stats()``.
+
+hits: reads served by the fast tier.
+misses: reads served by the slow tier (the key is promoted to fast unless it is
+    heavier than ``n``).
+spills: keys moved from fast to slow (``fast_to_slow`` completed).
+spill_failures: ``fast_to_slow`` calls that raised (the key stayed in fast).
+spilled_weight: total weight of the keys spilled.
+unspilled_weight: total weight of the keys read back from slow.
+"""
+
+
+cdef class _Restore:
+    """One read of a key from slow in progress; cancelled by a delete/update."""
+
+    cdef bint cancelled
+
+
+cdef class Buffer(ZictCore):
+    """Buffer a fast mapping on top of a slow one.
+
+    Keys live in ``fast`` (wrapped in an :class:`~zict_core.LRU` of total weight
+    ``n``) until it overflows; the least recently used ones then move to ``slow``.
+    Reading a key from slow moves it back to fast (unless it is heavier than ``n``).
+
+    Parameters
+    ----------
+    fast: MutableMapping
+    slow: MutableMapping
+    n: int or float
+        Total weight the fast tier may hold.
+    weight: callable, optional
+        ``f(key, value) -> number``; default 1 per key.
+    fast_to_slow_callbacks, slow_to_fast_callbacks: callable or list of callables
+        ``f(key, value)``, run after a key moved from fast to slow (before it leaves
+        fast) or from slow to fast. If a fast_to_slow callback or ``slow.__setitem__``
+        raises (a full disk, an unpicklable value), the key stays in fast, is
+        removed from slow, and the exception propagates unchanged.
+
+    Notes
+    -----
+    Thread-safe. ``slow.__getitem__``, ``slow.__setitem__`` and the callbacks run
+    without the lock; ``fast`` and ``slow.__contains__``/``__delitem__`` run under it.
+
+    Examples
+    --------
+    >>> buf = Buffer({}, {}, 2)
+    >>> buf["x"] = 1; buf["y"] = 2; buf["z"] = 3
+    >>> sorted(buf.fast), sorted(buf.slow)
+    (['y', 'z'], ['x'])
+    >>> buf["x"]
+    1
+    >>> sorted(buf.fast), sorted(buf.slow)
+    (['x', 'z'], ['y'])
+    """
+
+    cdef readonly LRU fast
+    cdef public object slow
+    cdef object _weight
+    cdef object _f2s
+    cdef object _s2f
+    cdef dict _restores  # key -> list of _Restore in progress
+    cdef bint _virtual_s2f
+    cdef public unsigned long long _hits, _misses, _spills, _spill_failures
+    cdef object _spilled_weight, _unspilled_weight
+    cdef object __weakref__
+    cdef dict __dict__
+
+    def __cinit__(self, *args, **kwargs):
+        self._restores = {}
+        self._f2s = []
+        self._s2f = []
+        self._spilled_weight = 0
+        self._unspilled_weight = 0
+
+    def __init__(self, fast, slow, n, weight=_default_weight,
+                 fast_to_slow_callbacks=None, slow_to_fast_callbacks=None):
+        for name in ("__getitem__", "__setitem__", "__delitem__", "__contains__"):
+            if not hasattr(slow, name):
+                raise TypeError(
+                    f"slow must be a MutableMapping, got {type(slow).__name__} "
+                    f"(no {name})"
+                )
+        self.fast = LRU(
+            n,
+            fast,
+            weight=weight,
+            on_evict=[self.fast_to_slow],
+            on_cancel_evict=[self._cancel_evict],
+        )
+        self.slow = slow
+        self._weight = weight
+        self.fast_to_slow_callbacks = fast_to_slow_callbacks
+        self.slow_to_fast_callbacks = slow_to_fast_callbacks
+        self._virtual_s2f = (
+            type(self) is not Buffer and type(self).slow_to_fast is not Buffer.slow_to_fast
+        )
+
+    # ------------------------------------------------------------------ locking
+
+    cdef inline int _acquire(self) except -1:
+        if zc_rlock_try(&self.lock.st):
+            return 1
+        return zc_rlock_wait(&self.lock.st, -1, 1)
+
+    cdef inline int _release(self) except -1:
+        return zc_rlock_release(&self.lock.st)
+
+    cdef inline void _cancel_restores(self, object key):
+        restores = self._restores.get(key)
+        if restores is not None:
+            for r in restores:
+                (<_Restore>r).cancelled = True
+
+    # ------------------------------------------------------------- mapping API
+
+    def __getitem__(self, key):
+        """The value of *key*, from fast (making it most recent) or else from slow
+        (moving it to fast, which may push older keys to slow)."""
+        self._acquire()
+        try:
+            try:
+                value = self.fast._get(key)
+            except KeyError:
+                pass
+            else:
+                self._hits += 1
+                return value
+            if self._virtual_s2f:
+                return self.slow_to_fast(key)
+            return self._slow_to_fast(key)
+        finally:
+            self._release()
+
+    def slow_to_fast(self, key):
+        """Move *key* from slow to fast and return its value (KeyError if absent,
+        or if it was deleted/replaced while being read). Called with or without
+        ``self.lock``; subclasses may override it."""
+        self._acquire()
+        try:
+            return self._slow_to_fast(key)
+        finally:
+            self._release()
+
+    cdef object _slow_to_fast(self, object key):
+        # Called holding self.lock (exactly once or recursively).
+        cdef _Restore r = _Restore.__new__(_Restore)
+        cdef zc_num w
+        cdef list restores = self._restores.get(key)
+        if restores is None:
+            restores = self._restores[key] = []
+        restores.append(r)
+        try:
+            zc_rlock_release(&self.lock.st)
+            try:
+                value = self.slow[key]
+            finally:
+                zc_rlock_reacquire(&self.lock.st)
+            if r.cancelled:
+                raise KeyError(key)
+        finally:
+            restores.remove(r)
+            if not restores:
+                del self._restores[key]
+
+        self.fast._weigh(key, value, &w)
+        try:
+            # Promote unless the value alone is heavier than n (then moving it
+            # would only evict it again). fast holds it before slow lets go, so
+            # the key is never in neither tier.
+            if not zn_gt(&w, &self.fast._n):
+                self.fast._insert(key, PyObject_Hash(key), value, &w)
+                try:
+                    del self.slow[key]
+                except KeyError:
+                    pass  # deleted from slow meanwhile: fast has it now
+            self._misses += 1
+            self._unspilled_weight = self._unspilled_weight + zn_to_obj(&w)
+        finally:
+            zn_clear(&w)
+
+        zc_rlock_release(&self.lock.st)
+        try:
+            self.fast._evict_until_below(None)
+            for cb in self._s2f:
+                cb(key, value)
+        finally:
+            zc_rlock_reacquire(&self.lock.st)
+        return value
+
+    def fast_to_slow(self, key, value):
+        """Write *key* to slow and run the fast_to_slow callbacks; on any error,
+        remove it from slow again and re-raise (the LRU keeps it in fast).
+        Runs without the locks; subclasses may override it."""
+        try:
+            self.slow[key] = value
+        except BaseException:
+            self._spill_failures += 1
+            raise
+        try:
+            for cb in self._f2s:
+                cb(key, value)
+        except BaseException:
+            self._spill_failures += 1
+            try:
+                del self.slow[key]
+            except KeyError:
+                pass
+            raise
+        self._spills += 1
+        self._spilled_weight = self._spilled_weight + self.fast.weights.get(key, 0)
+
+    def _cancel_evict(self, key, value):
+        # on_cancel_evict of fast: the key was deleted or replaced while it was
+        # being written to slow; remove what was written.
+        self._acquire()
+        try:
+            try:
+                del self.slow[key]
+            except KeyError:
+                pass
+        finally:
+            self._release()
+
+    def __setitem__(self, key, value):
+        """Store *key* in fast (removing any copy in slow first), then spill the
+        least recently used keys until fast fits ``n``."""
+        self._acquire()
+        try:
+            self._drop_slow(key)
+        finally:
+            self._release()
+        self.fast[key] = value
+
+    cdef int _drop_slow(self, object key) except -1:
+        if key in self.slow:
+            try:
+                del self.slow[key]
+            except KeyError:
+                pass
+        self._cancel_restores(key)
+        return 0
+
+    def set_noevict(self, key, value):
+        """Like ``__setitem__`` but never moves keys to slow."""
+        self._acquire()
+        try:
+            self._drop_slow(key)
+            self.fast._set_noevict(key, value)
+        finally:
+            self._release()
+
+    def evict_until_below_target(self, n=None):
+        """Move keys from fast to slow until fast's total weight (plus offset)
+        is at most *n* (default ``self.n``)."""
+        self.fast._evict_until_below(n)
+
+    def __delitem__(self, key):
+        self._acquire()
+        try:
+            self._cancel_restores(key)
+            try:
+                del self.fast[key]
+            except KeyError:
+                del self.slow[key]
+        finally:
+            self._release()
+
+    def __len__(self):
+        """Number of keys; a key caught between the tiers counts once."""
+        self._acquire()
+        try:
+            self.fast._acquire()
+            try:
+                n = len(self.fast) + len(self.slow)
+                for key in chain(self._restores, self.fast._evicting_keys()):
+                    if key in self.fast and key in self.slow:
+                        n -= 1
+                return n
+            finally:
+                self.fast._release()
+        finally:
+            self._release()
+
+    def __iter__(self):
+        """Every key once, even if keys move between the tiers meanwhile."""
+        seen = set()
+        while True:
+            try:
+                for d in (self.fast, self.slow):
+                    for key in d:
+                        if key not in seen:
+                            seen.add(key)
+                            yield key
+                return
+            except RuntimeError:
+                pass  # a tier changed size under us: carry on where we were
+
+    def __contains__(self, key):
+        return key in self.fast or key in self.slow
+
+    def items(self):
+        """View of ``(key, value)`` pairs that never reorders the LRU."""
+        return BufferItemsView(self)
+
+    def values(self):
+        """View of the values that never reorders the LRU."""
+        return BufferValuesView(self)
+
+    # --------------------------------------------------------------- attributes
+
+    @property
+    def n(self):
+        """Maximum total weight of the fast tier (see :attr:`LRU.n`)."""
+        return self.fast.n
+
+    @n.setter
+    def n(self, value):
+        self.fast.n = value
+
+    @property
+    def offset(self):
+        """Added to fast's total weight when deciding to spill (see LRU.offset)."""
+        return self.fast.offset
+
+    @offset.setter
+    def offset(self, value):
+        self.fast.offset = value
+
+    @property
+    def weight(self):
+        """The weight function (shared with ``fast``)."""
+        return self._weight
+
+    @weight.setter
+    def weight(self, value):
+        self.fast.weight = value
+        self._weight = value
+
+    @property
+    def fast_to_slow_callbacks(self):
+        return self._f2s
+
+    @fast_to_slow_callbacks.setter
+    def fast_to_slow_callbacks(self, value):
+        self._f2s = _callbacks(value, "fast_to_slow_callbacks")
+
+    @property
+    def slow_to_fast_callbacks(self):
+        return self._s2f
+
+    @slow_to_fast_callbacks.setter
+    def slow_to_fast_callbacks(self, value):
+        self._s2f = _callbacks(value, "slow_to_fast_callbacks")
+
+    @property
+    def _cancel_restore(self):
+        """Keys being read from slow -> whether the read was cancelled (as zict)."""
+        return {k: any((<_Restore>r).cancelled for r in v) for k, v in self._restores.items()}
+
+    @property
+    def stats(self):
+        """:class:`BufferStats` snapshot of this Buffer's counters."""
+        return BufferStats(
+            self._hits,
+            self._misses,
+            self._spills,
+            self._spill_failures,
+            self._spilled_weight,
+            self._unspilled_weight,
+        )
+
+    def reset_stats(self):
+        """Zero the counters of :attr:`stats` (and of ``fast.stats``)."""
+        self._hits = self._misses = self._spills = self._spill_failures = 0
+        self._spilled_weight = self._unspilled_weight = 0
+        self.fast.reset_stats()
+
+    # ------------------------------------------------------------------- misc
+
+    def __str__(self):
+        return f"{type(self).__name__}<{self.fast}, {self.slow}>"
+
+    def __repr__(self):
+        return self.__str__()
+
+    def flush(self):
+        _flush(self.fast, self.slow)
+
+    def close(self):
+        _close(self.fast, self.slow)
+
+    def __reduce__(self):
+        state = {
+            "fast": self.fast,
+            "slow": self.slow,
+            "weight": self._weight,
+            "f2s": self._f2s,
+            "s2f": self._s2f,
+            "dict": getattr(self, "__dict__", None) or None,
+        }
+        return _new, (type(self),), state
+
+    def __setstate__(self, dict state):
+        self.fast = state["fast"]
+        self.slow = state["slow"]
+        self._weight = state["weight"]
+        self._f2s = state["f2s"]
+        self._s2f = state["s2f"]
+        self._virtual_s2f = (
+            type(self) is not Buffer and type(self).slow_to_fast is not Buffer.slow_to_fast
+        )
+        if state["dict"]:
+            getattr(self, "__dict__").update(state["dict"])
+
+
+def _new(cls):
+    """Unpickling: a bare instance, filled by __setstate__."""
+    return cls.__new__(cls)
+
+
+cdef list _callbacks(object cbs, str what):
+    if cbs is None:
+        return []
+    if callable(cbs):
+        return [cbs]
+    out = list(cbs)
+    for cb in out:
+        if not callable(cb):
+            raise TypeError(f"{what} must hold callables, got {type(cb).__name__}")
+    return out
+
+
+class BufferItemsView(ItemsView):
+    """``Buffer.items()``: fast then slow, without touching the LRU order."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        return chain(self._mapping.fast.items(), self._mapping.slow.items())
+
+
+class BufferValuesView(ValuesView):
+    """``Buffer.values()``: fast then slow, without touching the LRU order."""
+
+    __slots__ = ()
+
+    def __contains__(self, value):
+        return any(value == v for v in self)
+
+    def __iter__(self):
+        return chain(self._mapping.fast.values(), self._mapping.slow.values())
