@@ -161,10 +161,12 @@ class File(ZictBase[str, bytes]):
         mapping is private (copy-on-write): writing to the returned buffer never
         changes the stored value.
     mode: {"a", "w", "r"}, optional
-        ``"a"`` (default) adopts the directory's files; ``"w"`` deletes them and
-        starts empty; ``"r"`` adopts them read-only: writes and deletes raise
-        :class:`io.UnsupportedOperation`. zict 2.x's ``File(directory, mode)``
-        positional call is understood too.
+        ``"a"`` (default) adopts the directory's files; ``"w"`` deletes every
+        file in the directory (as ``File(directory).clear()`` would;
+        subdirectories stay) and starts empty; ``"r"`` adopts them read-only:
+        writes and deletes raise :class:`io.UnsupportedOperation`, and leftovers
+        of interrupted writes are left alone. zict 2.x's positional
+        ``File(directory, mode, memmap)`` call is understood too.
     fsync: bool, optional
         Make every completed write durable: the file and the directory are
         flushed to stable storage (``os.fsync``) before ``__setitem__`` returns.
