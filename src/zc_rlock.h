@@ -148,6 +148,16 @@ static inline int zc_rlock_release(zc_rlock *l) {
     return 0;
 }
 
+/* Release one level of a lock this thread is known to hold (the mappings' own
+ * acquire/release pairs): skips the ownership check. */
+static inline int zc_rlock_release_owned(zc_rlock *l) {
+    if (--l->count == 0 && l->waiters > 0 && !l->signaled) {
+        l->signaled = 1;
+        PyThread_release_lock(l->sem);
+    }
+    return 0;
+}
+
 /* Release all levels at once (for Condition-like use); returns the depth. */
 static inline Py_ssize_t zc_rlock_release_all(zc_rlock *l) {
     Py_ssize_t depth = l->count;

@@ -11,6 +11,7 @@ cdef extern from "zc_rlock.h":
     int zc_rlock_acquire(zc_rlock *l) except -1
     void zc_rlock_reacquire(zc_rlock *l)
     int zc_rlock_release(zc_rlock *l) except -1
+    int zc_rlock_release_owned(zc_rlock *l)
     bint zc_rlock_is_owned(zc_rlock *l)
 
 

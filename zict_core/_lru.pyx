@@ -28,6 +28,7 @@ from zict_core._base cimport (
     ZictCore,
     zc_rlock_reacquire,
     zc_rlock_release,
+    zc_rlock_release_owned,
     zc_rlock_try,
     zc_rlock_wait,
 )
@@ -314,7 +315,8 @@ cdef class LRU(ZictCore):
         return zc_rlock_wait(&self.lock.st, -1, 1)
 
     cdef inline int _release(self) except -1:
-        return zc_rlock_release(&self.lock.st)
+        # only ever paired with a successful _acquire in the same method
+        return zc_rlock_release_owned(&self.lock.st)
 
     # ---------------------------------------------------------------- mapping API
 
