@@ -50,6 +50,8 @@ def _chunks(value: object) -> Sequence[Any]:
     A non-contiguous buffer (``memoryview(b)[::2]``) is copied into bytes: files
     can only be written from contiguous memory.
     """
+    if type(value) is bytes or type(value) is bytearray:  # the common case
+        return (value,)
     if isinstance(value, (list, tuple)):
         pieces: Sequence[Any] = value
     else:
@@ -240,6 +242,7 @@ class File(ZictBase[str, bytes]):
         else:
             os.makedirs(self.directory, exist_ok=True)
         self._name_max = _name_max(self.directory)
+        self._prefix = os.path.join(self.directory, "")  # directory + separator
         self._adopt()
 
     def _adopt(self) -> None:
@@ -351,8 +354,8 @@ class File(ZictBase[str, bytes]):
         # stays readable even if another thread replaces or deletes the key.
         with self.lock:
             name = self.filenames[key]
-            path = os.path.join(self.directory, name)
-            fh = open(path, "rb", buffering=0)  # noqa: SIM115 (closed below)
+            # closed by the with block below, after the lock is released
+            fh = open(self._prefix + name, "rb", buffering=0)  # noqa: SIM115
         with fh:
             size = os.fstat(fh.fileno()).st_size
             if self.memmap:
@@ -375,14 +378,20 @@ class File(ZictBase[str, bytes]):
             return buf
 
     def __setitem__(self, key: str, value: FileValue) -> None:
-        self._check_writable()
+        if self.mode == "r":
+            self._check_writable()
         pieces = _chunks(value)
         with self.lock:
             name = self._safe_key(key)
-            self._check_name(name)
+            if (
+                type(self)._safe_key is not File._safe_key
+                or len(name) * 4 > self._name_max
+            ):
+                self._check_name(name)  # default names can only be too long
             temp = f"{TEMP_PREFIX}{os.getpid()}.{self._temp_counter}"
             self._temp_counter += 1
-        temp_path = os.path.join(self.directory, temp)
+        prefix = self._prefix
+        temp_path = prefix + temp
         try:
             # os.open/os.write(v) rather than open(): no Python file objects, and
             # a list value goes out in one writev() call. This claws back most of
@@ -397,7 +406,7 @@ class File(ZictBase[str, bytes]):
             with self.lock:
                 # This write completes now: it replaces whatever the key holds,
                 # including the result of a write that started after it.
-                os.replace(temp_path, os.path.join(self.directory, name))
+                os.replace(temp_path, prefix + name)
                 # pop + insert: an overwritten key moves to the end, as in zict
                 old = self.filenames.pop(key, None)
                 self.filenames[key] = name
@@ -414,7 +423,7 @@ class File(ZictBase[str, bytes]):
 
     def _remove(self, name: str) -> None:
         try:
-            os.remove(os.path.join(self.directory, name))
+            os.remove(self._prefix + name)
         except FileNotFoundError:
             pass
 
