@@ -61,6 +61,7 @@ cdef class LRU(ZictCore):
     cdef int _set_noevict(self, object key, object value) except -1
     cdef int _insert(self, object key, Py_hash_t h, object value, zc_num *w) except -1
     cdef tuple _evict(self, object key)
+    cdef tuple _evict_at(self, unsigned int i, bint want_result)
     cdef int _evict_until_below(self, object n) except -1
     cdef int _over_target(self, object n) except -1
     cdef unsigned int _victim(self, bint skip_inflight)

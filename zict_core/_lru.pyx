@@ -498,27 +498,34 @@ cdef class LRU(ZictCore):
     cdef tuple _evict(self, object key):
         cdef Py_hash_t h
         cdef unsigned int i
-        cdef zc_node *node
-        cdef zc_num w
-        cdef PyObject *k1 = NULL
-        cdef PyObject *w1 = NULL
-        cdef bint cancelled = False
         self._acquire()
         try:
             if key is _nodefault:
                 i = self._victim(False)
                 if i == 0:
                     raise KeyError("evict(): dictionary is empty")
-                node = zc_N(&self.st, i)
-                key = <object>node.key
-                h = node.hash
             else:
                 h = PyObject_Hash(key)
                 i = self._find(key, h)
                 if i == 0:
                     self._peek(key, h)  # KeyError, as d itself reports it
                     raise KeyError(key)
-            if zc_N(&self.st, i).flags & ZC_F_EVICTING:
+            return self._evict_at(i, True)
+        finally:
+            self._release()
+
+    cdef tuple _evict_at(self, unsigned int i, bint want_result):
+        """Evict live node i; the caller holds the lock. Returns (key, value,
+        weight), or None when not want_result, or (None, None, 0) if cancelled."""
+        cdef zc_node *node = zc_N(&self.st, i)
+        cdef object key = <object>node.key
+        cdef Py_hash_t h = node.hash
+        cdef zc_num w
+        cdef PyObject *k1 = NULL
+        cdef PyObject *w1 = NULL
+        cdef bint cancelled = False
+        try:
+            if node.flags & ZC_F_EVICTING:
                 return None, None, 0
             # The value stays in d until every callback succeeded: inside a
             # Buffer, a key must never be in neither fast nor slow.
@@ -562,15 +569,14 @@ cdef class LRU(ZictCore):
                     finally:
                         zc_rlock_reacquire(&self.lock.st)
                     return None, None, 0
-            weight = self._node_weight(i)
             self._d_del(key, h)
             zc_weight_get(&self.st, i, &w)
+            result = (key, value, zn_to_obj(&w)) if want_result else None
             zn_addsub(&self._total, &self._total, &w, -1)
             zc_remove(&self.st, i, &k1, &w1)
             self._evictions += 1
-            return key, value, weight
+            return result
         finally:
-            self._release()
             _drop(k1, w1)
 
     cdef unsigned int _victim(self, bint skip_inflight):
@@ -601,11 +607,15 @@ cdef class LRU(ZictCore):
             except KeyError:
                 return 0
             return 1
-        i = self._victim(True)
-        if i == 0:
-            return 0
-        self._evict(<object>zc_N(&self.st, i).key)
-        return 1
+        self._acquire()
+        try:
+            i = self._victim(True)
+            if i == 0:
+                return 0
+            self._evict_at(i, False)
+            return 1
+        finally:
+            self._release()
 
     cdef int _over_target(self, object n) except -1:
         """total_weight + offset > n (n=None: self.n), not counting the weight of
