@@ -48,21 +48,15 @@ def check_consistent(lru: Any) -> None:
     assert set(order) == keys
     assert len(heavy) == len(set(heavy))
     assert set(heavy) <= keys
-    # heavy is a sub-sequence of order
-    pos = {k: i for i, k in enumerate(order)}
-    assert [pos[k] for k in heavy] == sorted(pos[k] for k in heavy)
     assert len(lru) == len(keys)
     total = lru.total_weight
-    if weights:
-        # Summing in LRU order may round floats differently from the running
-        # total; exact types (int, Fraction) must match exactly.
-        expect = sum(weights.values())
-        if isinstance(total, float) or isinstance(expect, float):
-            assert abs(total - expect) <= 1e-9 * max(1.0, abs(expect))
-        else:
-            assert total == expect
+    expect = sum(weights.values())
+    if isinstance(total, float) or isinstance(expect, float):
+        # A running float total (zict's too) drifts from a fresh sum by rounding.
+        assert abs(total - expect) <= 1e-9 * max(1.0, abs(expect))
     else:
-        assert total == 0
+        # exact types (int, Fraction, Decimal) match exactly
+        assert total == expect
 
 
 class LoggingDict(UserDict):
