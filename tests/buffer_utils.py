@@ -149,8 +149,11 @@ class GatedSlow(dict):
 
 
 class SleepySlow(dict):
-    """A slow tier for the stress tests: every read and write sleeps; writes
-    raise OSError with probability ``p_fail`` (per-thread Random, seeded)."""
+    """A slow tier for the stress tests: every read and write sleeps (a random
+    time up to twice ``sleep``, so that concurrent writes finish out of order);
+    writes raise OSError with probability ``p_fail``. Each thread sets its own
+    seeded Random as ``slow.rng.r``; threads without one sleep ``sleep`` and
+    never fail."""
 
     def __init__(self, sleep: float = 0.0005, p_fail: float = 0.0) -> None:
         super().__init__()
@@ -160,9 +163,13 @@ class SleepySlow(dict):
         self.failures = 0
         self._count_lock = threading.Lock()
 
-    def __setitem__(self, key: Any, value: Any) -> None:
-        time.sleep(self.sleep)
+    def _nap(self) -> Any:
         rng = getattr(self.rng, "r", None)
+        time.sleep(self.sleep if rng is None else rng.uniform(0, 2 * self.sleep))
+        return rng
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        rng = self._nap()
         if rng is not None and rng.random() < self.p_fail:
             with self._count_lock:
                 self.failures += 1
@@ -170,7 +177,7 @@ class SleepySlow(dict):
         super().__setitem__(key, value)
 
     def __getitem__(self, key: Any) -> Any:
-        time.sleep(self.sleep)
+        self._nap()
         return super().__getitem__(key)
 
 

@@ -8,11 +8,6 @@ import typing
 from collections.abc import ItemsView, KeysView, MutableMapping, ValuesView
 
 import pytest
-
-import zict_core
-from zict_core import Buffer, Cache, File, Func, WeakValueMapping
-from zict_core.common import ZictBase
-
 from buffer_utils import (
     NoOverwriteDict,
     NoReadDict,
@@ -20,6 +15,10 @@ from buffer_utils import (
     Recorder,
     check_consistent,
 )
+
+import zict_core
+from zict_core import Buffer, Cache, File, Func, WeakValueMapping
+from zict_core.common import ZictBase
 
 
 def len_weight(key, value):
@@ -314,7 +313,7 @@ def test_discard_and_keys_view_do_not_read():
     slow = NoReadDict()
     buf = Buffer({}, slow, 2)
     dict.__setitem__(slow, "s", 2)
-    assert "s" in buf.keys()
+    assert "s" in buf.keys()  # noqa: SIM118 -- the KeysView itself
     buf.discard("s")
     buf.discard("missing")
     assert "s" not in buf

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import zict
+from buffer_utils import assert_real_zict
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -22,8 +23,6 @@ from hypothesis.stateful import (
 )
 
 import zict_core
-
-from buffer_utils import assert_real_zict
 
 assert_real_zict(zict)
 

@@ -12,10 +12,9 @@ import pickle
 import threading
 
 import pytest
+from buffer_utils import FaultDict, check_consistent
 
 from zict_core import Buffer, Func
-
-from buffer_utils import FaultDict, check_consistent
 
 
 def value_weight(key, value):
