@@ -86,6 +86,20 @@ def test_eviction_key_replaced_during_slow_write(when, how):
     assert buf.fast._cancel_evict == {}
 
 
+def test_cancelled_eviction_is_not_counted_as_a_spill():
+    # issue 3: spills count fast->slow moves; an eviction cancelled because
+    # the key was replaced moved nothing (the LRU does not count it either)
+    buf, slow, t = start_parked_eviction("after")
+    buf["a"] = "new"
+    slow.release.set()
+    join_all([t])
+    assert buf["a"] == "new" and "a" not in slow
+    assert dict(slow) == {"b": "bv"}  # the only key that moved
+    assert buf.fast.stats.evictions == 1
+    assert buf.stats.spills == 1
+    assert buf.stats.spilled_weight == 1
+
+
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_eviction_key_deleted_during_slow_write(when):
     buf, slow, t = start_parked_eviction(when)
