@@ -295,6 +295,22 @@ def test_items_values_keys_never_reorder_fast():
     assert dict(buf.fast.d) == fast and dict(buf.slow) == slow
 
 
+def test_items_contains_never_reorders_or_promotes():
+    # ItemsView.__contains__ of collections.abc looks the key up with
+    # mapping[key]: on a Buffer that would reorder fast and promote from slow
+    # (zict 3.0.0 does; its values() view overrides __contains__, items() not)
+    buf = Buffer({}, {}, 2)
+    for k in "abc":
+        buf[k] = k.upper()
+    order, slow = list(buf.fast.order), dict(buf.slow)
+    assert ("a", "A") in buf.items()  # in slow
+    assert ("b", "B") in buf.items()  # least recent in fast
+    assert ("a", "X") not in buf.items()
+    assert ("z", "Z") not in buf.items()
+    assert list(buf.fast.order) == order
+    assert dict(buf.slow) == slow
+
+
 def test_contains_checks_both_tiers_without_reading():
     slow = NoReadDict()
     buf = Buffer(NoReadFast(), slow, 2)
