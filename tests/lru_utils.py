@@ -43,7 +43,7 @@ def check_consistent(lru: Any) -> None:
     weights = dict(lru.weights)
     order = list(lru.order)
     heavy = list(lru.heavy)
-    assert set(weights) == keys, (set(weights) ^ keys)
+    assert set(weights) == keys, set(weights) ^ keys
     assert len(order) == len(set(order)) == len(keys)
     assert set(order) == keys
     assert len(heavy) == len(set(heavy))
@@ -104,7 +104,9 @@ class Boom(Exception):
     """The exception tests inject."""
 
 
-def start_thread(target: Callable[..., Any], *args: Any) -> tuple[threading.Thread, dict]:
+def start_thread(
+    target: Callable[..., Any], *args: Any
+) -> tuple[threading.Thread, dict]:
     """Run target(*args) in a daemon thread; the returned dict receives
     ``result`` or ``error`` once it ends."""
     out: dict[str, Any] = {}

@@ -15,17 +15,13 @@ import sys
 import threading
 import weakref
 from collections import UserDict
-from collections.abc import Mapping, MutableMapping, Set
+from collections.abc import Mapping, MutableMapping
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 import zict
-
-import zict_core
-from zict_core import LRU
-from zict_core.common import ZictBase, nodefault
-
 from lru_utils import (
     Boom,
     LoggingDict,
@@ -34,6 +30,10 @@ from lru_utils import (
     check_consistent,
     snapshot,
 )
+
+import zict_core
+from zict_core import LRU
+from zict_core.common import ZictBase, nodefault
 
 assert_real_zict(zict)
 
@@ -186,8 +186,8 @@ def test_adoption_with_a_bad_weight_raises():
 
 @pytest.mark.parametrize("attr", ["n", "offset"])
 @pytest.mark.parametrize(
-    "bad, exc", [("1", TypeError), (None, TypeError), (2j, TypeError),
-                 (float("nan"), ValueError)]
+    "bad, exc",
+    [("1", TypeError), (None, TypeError), (2j, TypeError), (float("nan"), ValueError)],
 )
 def test_n_and_offset_setters_reject_bad_values(attr, bad, exc):
     lru = LRU(5, {"a": 1})
@@ -506,7 +506,7 @@ def test_order_and_heavy_are_set_like_views():
     lru.set_noevict("a", 1)
     lru.set_noevict("b", 5)
     o, h = lru.order, lru.heavy
-    assert isinstance(o, Set) and isinstance(h, Set)
+    assert isinstance(o, AbstractSet) and isinstance(h, AbstractSet)
     assert o == {"a", "b"} and h == {"b"}
     assert len(o) == 2 and len(h) == 1
     assert "a" in o and "a" not in h and "b" in h
@@ -873,9 +873,8 @@ def test_context_manager():
         assert not lru.closed
     assert lru.closed and lru.d.closed
 
-    with pytest.raises(Boom):
-        with LRU(2, D()) as lru2:
-            raise Boom()
+    with pytest.raises(Boom), LRU(2, D()) as lru2:
+        raise Boom()
     assert lru2.closed
 
 
@@ -942,6 +941,32 @@ def test_pickle_subclass_keeps_attributes():
     lru2 = pickle.loads(pickle.dumps(lru))
     assert type(lru2) is MyLRU and lru2.tag == "hello"
     assert dict(lru2) == {"a": 1}
+
+
+class LimitLRU(LRU):
+    """A subclass whose constructor has another signature (as dask's do)."""
+
+    def __init__(self, d, *, limit):
+        super().__init__(limit, d)
+        self.extra = "x"
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_copy_subclass_with_own_constructor_signature(how):
+    import copy
+
+    lru = LimitLRU({"a": 1}, limit=5)
+    lru["b"] = 2
+    lru["a"]
+    if how == "pickle":
+        lru2 = pickle.loads(pickle.dumps(lru))
+    else:
+        lru2 = copy.deepcopy(lru)
+        assert lru2.d is not lru.d
+    assert type(lru2) is LimitLRU and lru2.extra == "x"
+    assert list(lru2.order) == ["b", "a"] and lru2.n == 5
+    lru2["c"] = 3
+    assert "c" in lru2 and "c" not in lru
 
 
 def test_pickle_closed_lru():
@@ -1049,8 +1074,12 @@ def test_subclass_set_noevict_and_evict_until_below_target_overrides():
     s = Sub(1, {})
     s["a"] = 1
     s["b"] = 2
-    assert calls == [("set_noevict", "a"), ("evict_until", None),
-                     ("set_noevict", "b"), ("evict_until", None)]
+    assert calls == [
+        ("set_noevict", "a"),
+        ("evict_until", None),
+        ("set_noevict", "b"),
+        ("evict_until", None),
+    ]
     assert dict(s) == {"b": 2}
 
 
@@ -1107,6 +1136,7 @@ def test_stats_and_reset():
     assert (s.hits, s.misses, s.evictions) == (3, 1, 2)
     lru.reset_stats()
     assert tuple(lru.stats) == (0, 0, 0)
+
     def fail(k, v):
         raise Boom()
 

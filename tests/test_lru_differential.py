@@ -17,13 +17,12 @@ from __future__ import annotations
 import math
 
 import hypothesis.strategies as st
+import zict
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-
-import zict
-import zict_core
-
 from lru_utils import assert_real_zict, check_consistent
+
+import zict_core
 
 # The oracle must be the real zict, not zict_core installed under its name.
 assert_real_zict(zict)
@@ -122,8 +121,12 @@ class Side:
     def call(self, name, *args):
         try:
             result = getattr(self.lru, name)(*args)
-        except Exception as e:  # compared between the two sides
-            return ("raised", type(e), e.args if isinstance(e, (KeyError, Fail)) else None)
+        except Exception as e:  # noqa: BLE001 - compared between the two sides
+            return (
+                "raised",
+                type(e),
+                e.args if isinstance(e, (KeyError, Fail)) else None,
+            )
         return ("ok", normalize(result))
 
     def state(self):

@@ -14,10 +14,9 @@ import time
 
 import pytest
 import zict
+from lru_utils import assert_real_zict, check_consistent, join, start_thread
 
 from zict_core import LRU
-
-from lru_utils import assert_real_zict, check_consistent, join, start_thread
 
 assert_real_zict(zict)
 
@@ -31,7 +30,7 @@ WEIGHTS = [1, 2, 3, 0.5, 1.5, 7]
 class Value:
     """A unique value; its weight is chosen by the writer."""
 
-    __slots__ = ("tid", "seq", "weight")
+    __slots__ = ("seq", "tid", "weight")
 
     def __init__(self, tid, seq, weight):
         self.tid, self.seq, self.weight = tid, seq, weight

@@ -50,8 +50,17 @@ def wheel(tmp_path_factory) -> Path:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation",
-         "--outdir", str(out), str(src)],
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(out),
+            str(src),
+        ],
+        check=False,
         cwd=src,
         capture_output=True,
         text=True,
@@ -89,14 +98,17 @@ def test_wheel_holds_the_package(names):
 @pytest.mark.parametrize("module", ["_base", "_lru"])
 def test_wheel_holds_compiled_modules(names, module):
     compiled = [
-        n for n in names
+        n
+        for n in names
         if n.startswith(f"zict_core/{module}.") and n.endswith(EXTENSION_SUFFIXES)
     ]
     assert len(compiled) == 1, (module, names)
 
 
 def test_every_tracked_pyx_is_compiled(names):
-    pyx = [f for f in tracked_files() if f.startswith("zict_core/") and f.endswith(".pyx")]
+    pyx = [
+        f for f in tracked_files() if f.startswith("zict_core/") and f.endswith(".pyx")
+    ]
     for f in pyx:
         stem = f[: -len(".pyx")]
         assert any(
@@ -107,13 +119,14 @@ def test_every_tracked_pyx_is_compiled(names):
 def test_wheel_holds_typing_files_if_the_repo_has_them(names):
     tracked = tracked_files()
     for f in tracked:
-        if f.startswith("zict_core/") and (f.endswith(".pyi") or f.endswith("py.typed")):
+        if f.startswith("zict_core/") and f.endswith((".pyi", "py.typed")):
             assert f in names, f
 
 
 def test_wheel_holds_no_sources_or_build_junk(names):
     bad = [
-        n for n in names
+        n
+        for n in names
         if n.endswith((".pyx", ".pxd", ".c", ".h", ".html", ".o"))
         or n.startswith(("tests/", "src/", "benchmarks/", "build/"))
         or "__pycache__" in n
@@ -135,8 +148,18 @@ def test_wheel_metadata(wheel, names):
 def test_installed_wheel_imports_its_compiled_core(wheel, tmp_path):
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--no-compile", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -153,6 +176,7 @@ def test_installed_wheel_imports_its_compiled_core(wheel, tmp_path):
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],
+        check=False,
         cwd=tmp_path,  # not the repo: the in-place build must not be picked up
         env=env,
         capture_output=True,
