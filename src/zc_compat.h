@@ -4,6 +4,15 @@
 
 #include <Python.h>
 
+/* hash(key), reading a str's cached hash directly (as dict lookups do). */
+static inline Py_hash_t zc_hash(PyObject *key) {
+    if (PyUnicode_CheckExact(key)) {
+        Py_hash_t h = ((PyASCIIObject *)key)->hash;
+        if (h != -1) return h;
+    }
+    return PyObject_Hash(key);
+}
+
 /* Borrowed reference, or NULL (with an exception set only on error). */
 static inline PyObject *zc_dict_get(PyObject *d, PyObject *key, Py_hash_t hash) {
 #if PY_VERSION_HEX < 0x030E0000
@@ -33,6 +42,13 @@ static inline int zc_dict_del(PyObject *d, PyObject *key, Py_hash_t hash) {
     (void)hash;
     return PyDict_DelItem(d, key);
 #endif
+}
+
+/* 1 and a borrowed *out if key is in d, 0 if not, -1 with an exception set. */
+static inline int zc_dict_lookup(PyObject *d, PyObject *key, Py_hash_t hash, PyObject **out) {
+    *out = zc_dict_get(d, key, hash);
+    if (*out != NULL) return 1;
+    return PyErr_Occurred() ? -1 : 0;
 }
 
 /* New reference to d[key], or NULL with KeyError(key) (or another error) set. */

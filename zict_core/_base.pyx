@@ -31,14 +31,14 @@ cdef class RLock:
     def acquire(self, bint blocking=True, double timeout=-1):
         """Take the lock; with ``blocking=False`` return False at once if another
         thread holds it; with a ``timeout`` (seconds) give up after that long."""
+        if not blocking and timeout != -1:
+            raise ValueError("can't specify a timeout for a non-blocking call")
+        if timeout < 0 and timeout != -1:
+            raise ValueError("timeout value must be a non-negative number")
         if zc_rlock_try(&self.st):
             return True
         if not blocking:
-            if timeout != -1:
-                raise ValueError("can't specify a timeout for a non-blocking call")
             return False
-        if timeout < 0 and timeout != -1:
-            raise ValueError("timeout value must be a non-negative number")
         return zc_rlock_wait(&self.st, timeout, 1) == 1
 
     def release(self):

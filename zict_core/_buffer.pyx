@@ -7,11 +7,11 @@ between tiers is cancellable: a key deleted or replaced while it moves is never
 resurrected, lost, or left behind in the other tier.
 """
 
+cimport cython
+
 from collections import namedtuple
 from collections.abc import ItemsView, ValuesView
 from itertools import chain
-
-from cpython.object cimport PyObject_Hash
 
 from zict_core._base cimport (
     ZictCore,
@@ -27,6 +27,10 @@ from zict_core._lru import _default_weight
 from zict_core.common import close as _close, flush as _flush
 
 
+cdef extern from "zc_compat.h":
+    Py_hash_t zc_hash(object key) except? -1
+
+
 cdef extern from "zc_num.h":
     void zn_clear(zc_num *x)
     object zn_to_obj(const zc_num *x)
@@ -37,6 +41,7 @@ cdef extern from "zc_num.h":
 BufferStats = namedtuple(
     "BufferStats",
     ["hits", "misses", "spills", "spill_failures", "spilled_weight", "unspilled_weight"],
+    module="zict_core.buffer",
 )
 BufferStats.__doc__ = """Counters of a :class:`Buffer` since creation or ``reset_stats()``.
 
@@ -50,10 +55,17 @@ unspilled_weight: total weight of the keys read back from slow.
 """
 
 
+@cython.freelist(8)
 cdef class _Restore:
-    """One read of a key from slow in progress; cancelled by a delete/update."""
+    """The reads of one key from slow in progress (shared by concurrent reads of
+    the same key). A delete or update of the key cancels them all and unregisters
+    this object, so reads that start afterwards get a fresh one."""
 
     cdef bint cancelled
+    cdef Py_ssize_t readers
+
+
+cdef object _MISSING = object()
 
 
 cdef class Buffer(ZictCore):
@@ -99,7 +111,7 @@ cdef class Buffer(ZictCore):
     cdef object _weight
     cdef object _f2s
     cdef object _s2f
-    cdef dict _restores  # key -> list of _Restore in progress
+    cdef dict _restores  # key -> _Restore of the reads in progress
     cdef bint _virtual_s2f
     cdef public unsigned long long _hits, _misses, _spills, _spill_failures
     cdef object _spilled_weight, _unspilled_weight
@@ -147,11 +159,13 @@ cdef class Buffer(ZictCore):
         # only ever paired with a successful _acquire in the same method
         return zc_rlock_release_owned(&self.lock.st)
 
-    cdef inline void _cancel_restores(self, object key):
-        restores = self._restores.get(key)
-        if restores is not None:
-            for r in restores:
-                (<_Restore>r).cancelled = True
+    cdef inline int _cancel_restores(self, object key) except -1:
+        cdef _Restore r
+        if self._restores:
+            r = self._restores.pop(key, None)
+            if r is not None:
+                r.cancelled = True
+        return 0
 
     # ------------------------------------------------------------- mapping API
 
@@ -160,11 +174,8 @@ cdef class Buffer(ZictCore):
         (moving it to fast, which may push older keys to slow)."""
         self._acquire()
         try:
-            try:
-                value = self.fast._get(key)
-            except KeyError:
-                pass
-            else:
+            value = self.fast._get_or(key, _MISSING, True)
+            if value is not _MISSING:
                 self._hits += 1
                 return value
             if self._virtual_s2f:
@@ -185,23 +196,31 @@ cdef class Buffer(ZictCore):
 
     cdef object _slow_to_fast(self, object key):
         # Called holding self.lock (exactly once or recursively).
-        cdef _Restore r = _Restore.__new__(_Restore)
+        cdef _Restore r = self._restores.get(key)
         cdef zc_num w
-        cdef list restores = self._restores.get(key)
-        if restores is None:
-            restores = self._restores[key] = []
-        restores.append(r)
+        if r is None:
+            r = _Restore.__new__(_Restore)
+            self._restores[key] = r
+        r.readers += 1
         try:
             zc_rlock_release(&self.lock.st)
             try:
                 value = self.slow[key]
+            except KeyError:
+                value = _MISSING
             finally:
                 zc_rlock_reacquire(&self.lock.st)
+            if value is _MISSING and not r.cancelled:
+                # Another reader may have restored it meanwhile: then fast has it.
+                value = self.fast._get_or(key, _MISSING, False)
+                if value is _MISSING:
+                    raise KeyError(key)
+                return value
             if r.cancelled:
                 raise KeyError(key)
         finally:
-            restores.remove(r)
-            if not restores:
+            r.readers -= 1
+            if r.readers == 0 and not r.cancelled:
                 del self._restores[key]
 
         self.fast._weigh(key, value, &w)
@@ -210,7 +229,7 @@ cdef class Buffer(ZictCore):
             # would only evict it again). fast holds it before slow lets go, so
             # the key is never in neither tier.
             if not zn_gt(&w, &self.fast._n):
-                self.fast._insert(key, PyObject_Hash(key), value, &w)
+                self.fast._insert(key, zc_hash(key), value, &w)
                 try:
                     del self.slow[key]
                 except KeyError:
@@ -237,6 +256,13 @@ cdef class Buffer(ZictCore):
             self.slow[key] = value
         except BaseException:
             self._spill_failures += 1
+            # A write may fail after storing something (a partial file, a
+            # mapping that stores then raises): the key must not stay in slow.
+            try:
+                if key in self.slow:
+                    del self.slow[key]
+            except Exception:
+                pass
             raise
         try:
             for cb in self._f2s:
@@ -249,13 +275,16 @@ cdef class Buffer(ZictCore):
                 pass
             raise
         self._spills += 1
-        self._spilled_weight = self._spilled_weight + self.fast.weights.get(key, 0)
+        self._spilled_weight = self._spilled_weight + self.fast._weight_of(key, 0)
 
     def _cancel_evict(self, key, value):
         # on_cancel_evict of fast: the key was deleted or replaced while it was
-        # being written to slow; remove what was written.
+        # being written to slow; remove what was written, and take back the
+        # spill that fast_to_slow counted.
         self._acquire()
         try:
+            self._spills -= 1
+            self._spilled_weight = self._spilled_weight - self.fast._weight(key, value)
             try:
                 del self.slow[key]
             except KeyError:
@@ -264,32 +293,47 @@ cdef class Buffer(ZictCore):
             self._release()
 
     def __setitem__(self, key, value):
-        """Store *key* in fast (removing any copy in slow first), then spill the
-        least recently used keys until fast fits ``n``."""
-        self._acquire()
-        try:
-            self._drop_slow(key)
-        finally:
-            self._release()
-        self.fast[key] = value
-
-    cdef int _drop_slow(self, object key) except -1:
-        if key in self.slow:
-            try:
-                del self.slow[key]
-            except KeyError:
-                pass
-        self._cancel_restores(key)
-        return 0
+        """Store *key* in fast (dropping any older value from slow), then spill
+        the least recently used keys until fast fits ``n``."""
+        self._set(key, value)
+        self.fast._after_set(key)
 
     def set_noevict(self, key, value):
         """Like ``__setitem__`` but never moves keys to slow."""
-        self._acquire()
+        self._set(key, value)
+
+    cdef int _set(self, object key, object value) except -1:
+        # The weight first: if the weight function raises, nothing changed. Then,
+        # holding both locks (so no reader, restore or spill sees the key in
+        # between): the new value into fast, then the old one out of slow. The
+        # key is never in neither tier, and never written to slow twice.
+        cdef zc_num w
+        cdef Py_hash_t h = zc_hash(key)
+        self.fast._weigh(key, value, &w)
         try:
-            self._drop_slow(key)
-            self.fast._set_noevict(key, value)
+            self._acquire()
+            try:
+                self.fast._acquire()
+                try:
+                    self._cancel_restores(key)
+                    self.fast._insert(key, h, value, &w)
+                    try:
+                        if key in self.slow:
+                            del self.slow[key]
+                    except KeyError:
+                        pass
+                    except BaseException:
+                        # slow still holds the old value: take the new one back
+                        # out of fast, so the mapping stays as it was
+                        self.fast.discard(key)
+                        raise
+                finally:
+                    self.fast._release()
+            finally:
+                self._release()
         finally:
-            self._release()
+            zn_clear(&w)
+        return 0
 
     def evict_until_below_target(self, n=None):
         """Move keys from fast to slow until fast's total weight (plus offset)
@@ -304,6 +348,15 @@ cdef class Buffer(ZictCore):
                 del self.fast[key]
             except KeyError:
                 del self.slow[key]
+            else:
+                if key in self.fast._evicting:
+                    # its spill is under way and may have written slow already;
+                    # the spill is cancelled and would clean up, but the key
+                    # must look deleted now
+                    try:
+                        del self.slow[key]
+                    except KeyError:
+                        pass
         finally:
             self._release()
 
@@ -338,7 +391,14 @@ cdef class Buffer(ZictCore):
                 pass  # a tier changed size under us: carry on where we were
 
     def __contains__(self, key):
-        return key in self.fast or key in self.slow
+        # Under the lock: a key moving between the tiers is in one or the other
+        # at every moment the lock is free (fast is checked first, since a
+        # spill writes slow before it leaves fast).
+        self._acquire()
+        try:
+            return key in self.fast or key in self.slow
+        finally:
+            self._release()
 
     def items(self):
         """View of ``(key, value)`` pairs that never reorders the LRU."""
@@ -397,7 +457,7 @@ cdef class Buffer(ZictCore):
     @property
     def _cancel_restore(self):
         """Keys being read from slow -> whether the read was cancelled (as zict)."""
-        return {k: any((<_Restore>r).cancelled for r in v) for k, v in self._restores.items()}
+        return {k: (<_Restore>r).cancelled for k, r in self._restores.items()}
 
     @property
     def stats(self):
@@ -476,6 +536,19 @@ class BufferItemsView(ItemsView):
     """``Buffer.items()``: fast then slow, without touching the LRU order."""
 
     __slots__ = ()
+
+    def __contains__(self, item):
+        key, value = item
+        buf = self._mapping
+        for tier in (buf.fast.d, buf.slow):
+            try:
+                found = tier[key]  # fast.d, not fast: no reordering, no promotion
+            except KeyError:
+                continue
+            except TypeError:
+                return False
+            return found is value or found == value
+        return False
 
     def __iter__(self):
         return chain(self._mapping.fast.items(), self._mapping.slow.items())

@@ -37,7 +37,9 @@ from zict_core.common import close as _close, flush as _flush, nodefault as _nod
 
 
 cdef extern from "zc_compat.h":
+    Py_hash_t zc_hash(object key) except? -1
     object zc_dict_getitem(object d, object key, Py_hash_t h)
+    int zc_dict_lookup(object d, object key, Py_hash_t h, PyObject **out) except -1
     int zc_dict_set(object d, object key, Py_hash_t h, object v) except -1
     int zc_dict_del(object d, object key, Py_hash_t h) except -1
 
@@ -76,6 +78,7 @@ cdef extern from "zc_store.h":
 
 
 cdef object _nodefault = _nodefault_py
+cdef object _MISSING = object()
 cdef object _INF = float("inf")
 cdef object _close_all = _close
 cdef object _flush_all = _flush
@@ -90,7 +93,7 @@ def _default_weight(key, value):
 
 
 #: Snapshot of an LRU's counters (see :attr:`LRU.stats`).
-LRUStats = namedtuple("LRUStats", ["hits", "misses", "evictions"])
+LRUStats = namedtuple("LRUStats", ["hits", "misses", "evictions"], module="zict_core.lru")
 LRUStats.__doc__ = """Counters of an :class:`LRU` since creation or ``reset_stats()``.
 
 hits: ``lru[key]`` calls that found the key.
@@ -207,7 +210,7 @@ cdef class LRU(ZictCore):
     def __init__(self, n, d, *, on_evict=None, on_cancel_evict=None,
                  weight=_default_weight):
         cdef zc_num nn
-        for name in ("__getitem__", "__setitem__", "__delitem__", "__iter__"):
+        for name in ("__getitem__", "__setitem__", "__delitem__", "__iter__", "items"):
             if not hasattr(d, name):
                 raise TypeError(
                     f"d must be a MutableMapping, got {type(d).__name__} "
@@ -248,7 +251,7 @@ cdef class LRU(ZictCore):
 
     cdef int _adopt(self, object key, object value) except -1:
         cdef zc_num w
-        cdef Py_hash_t h = PyObject_Hash(key)
+        cdef Py_hash_t h = zc_hash(key)
         cdef unsigned int i
         self._weigh(key, value, &w)
         try:
@@ -321,22 +324,44 @@ cdef class LRU(ZictCore):
     # ---------------------------------------------------------------- mapping API
 
     cdef object _get(self, object key):
-        cdef Py_hash_t h = PyObject_Hash(key)
+        value = self._get_or(key, _MISSING, True)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    cdef object _get_or(self, object key, object default, bint count):
+        """d[key], making key the most recently used; *default* (no exception)
+        if d has no such key. With *count*, update the hit/miss counters."""
+        cdef Py_hash_t h = zc_hash(key)
         cdef unsigned int i
+        cdef PyObject *v
         self._acquire()
         try:
-            try:
-                value = self._peek(key, h)
-            except KeyError:
-                self._misses += 1
-                raise
+            if self._d_is_dict:
+                if not zc_dict_lookup(self._d, key, h, &v):
+                    self._misses += count
+                    return default
+                value = <object>v
+            else:
+                try:
+                    value = self._d[key]
+                except KeyError:
+                    self._misses += count
+                    return default
             i = self._find(key, h)
             if i:
                 zc_touch(&self.st, i)
-            self._hits += 1
+            self._hits += count
         finally:
             self._release()
         return value
+
+    cdef object _weight_of(self, object key, object default):
+        """The weight of key (a Python number), or *default* if absent."""
+        cdef unsigned int i = self._find(key, zc_hash(key))
+        if i == 0:
+            return default
+        return self._node_weight(i)
 
     def __getitem__(self, key):
         """``d[key]``, making *key* the most recently used."""
@@ -350,9 +375,9 @@ cdef class LRU(ZictCore):
         keys = list(keys)
         self._acquire()
         try:
-            result = {key: self._peek(key, PyObject_Hash(key)) for key in keys}
+            result = {key: self._peek(key, zc_hash(key)) for key in keys}
             for key in keys:
-                i = self._find(key, PyObject_Hash(key))
+                i = self._find(key, zc_hash(key))
                 if i:
                     zc_touch(&self.st, i)
             self._hits += len(keys)
@@ -366,12 +391,17 @@ cdef class LRU(ZictCore):
         A value heavier than ``n`` is evicted right after insertion; if that
         fails (an on_evict callback raised), the rest of the LRU is evicted
         instead and the exception is re-raised."""
-        cdef unsigned int i
-        cdef zc_num w
         if self._virtual:
             self.set_noevict(key, value)
         else:
             self._set_noevict(key, value)
+        self._after_set(key)
+
+    cdef int _after_set(self, object key) except -1:
+        """The eviction half of __setitem__ (Buffer inserts under its own lock,
+        then calls this)."""
+        cdef unsigned int i
+        cdef zc_num w
         try:
             if self._virtual:
                 self.evict_until_below_target()
@@ -381,7 +411,7 @@ cdef class LRU(ZictCore):
             # Was the key we just inserted too heavy to stay, and did its eviction
             # fail (which drops its heavy mark)? Then make room by evicting the
             # others, best effort, and report the original error.
-            i = self._find(key, PyObject_Hash(key))
+            i = self._find(key, zc_hash(key))
             if i and not (zc_N(&self.st, i).flags & ZC_F_HEAVY):
                 zc_weight_get(&self.st, i, &w)
                 if zn_gt(&w, &self._n):
@@ -391,6 +421,7 @@ cdef class LRU(ZictCore):
                     except Exception:
                         pass
             raise
+        return 0
 
     def set_noevict(self, key, value):
         """Insert or replace *key* without evicting anything, even if the total
@@ -401,14 +432,14 @@ cdef class LRU(ZictCore):
         cdef zc_num w
         self._weigh(key, value, &w)
         try:
-            self._insert(key, PyObject_Hash(key), value, &w)
+            self._insert(key, zc_hash(key), value, &w)
         finally:
             zn_clear(&w)
         return 0
 
     cdef int _insert(self, object key, Py_hash_t h, object value, zc_num *w) except -1:
         """Store key -> value with the weight *w already computed (borrowed)."""
-        cdef zc_num oldw
+        cdef zc_num oldw, total
         cdef unsigned int i, old
         cdef PyObject *k1 = NULL
         cdef PyObject *w1 = NULL
@@ -416,6 +447,7 @@ cdef class LRU(ZictCore):
         cdef PyObject *w2 = NULL
         cdef bint heavy
         cdef unsigned long long version
+        zn_set_int(&total, 0)
         self._acquire()
         try:
             heavy = zn_gt(w, &self._n)
@@ -424,6 +456,9 @@ cdef class LRU(ZictCore):
                 raise MemoryError()
             try:
                 old = self._find(key, h)
+                # The new total first: if the weights cannot be added (say a
+                # Decimal to a float total), nothing has changed yet.
+                self._total_after(old, w, &total)
                 if old and self._d_is_dict:
                     # delete then re-insert, so d's order matches zict's
                     zc_dict_del(self._d, key, h)
@@ -432,23 +467,36 @@ cdef class LRU(ZictCore):
                 if self.st.version != version:
                     # d.__setitem__ re-entered this LRU: look the key up again
                     old = self._find(key, h)
+                    zn_clear(&total)
+                    self._total_after(old, w, &total)
             except BaseException:
                 zc_unprepare(&self.st, i, &k1, &w1)
                 raise
             if old:
-                zc_weight_get(&self.st, old, &oldw)
-                zn_addsub(&self._total, &self._total, &oldw, -1)
-                zc_remove(&self.st, old, &k2, &w2)
-            zn_addsub(&self._total, &self._total, w, 1)
+                self._retire(old, &k2, &w2)
+            zn_clear(&self._total)
+            self._total = total
+            zn_set_int(&total, 0)
             zc_link(&self.st, i, heavy)
         finally:
+            zn_clear(&total)
             self._release()
             _drop(k1, w1)
             _drop(k2, w2)
         return 0
 
+    cdef int _total_after(self, unsigned int old, zc_num *w, zc_num *out) except -1:
+        """*out = total_weight - weight(old) + w, in zict's order of operations."""
+        cdef zc_num oldw
+        zn_copy(out, &self._total)
+        if old:
+            zc_weight_get(&self.st, old, &oldw)
+            zn_addsub(out, out, &oldw, -1)
+        zn_addsub(out, out, w, 1)
+        return 0
+
     def __delitem__(self, key):
-        cdef Py_hash_t h = PyObject_Hash(key)
+        cdef Py_hash_t h = zc_hash(key)
         cdef unsigned int i
         cdef zc_num w
         cdef PyObject *k1 = NULL
@@ -457,10 +505,10 @@ cdef class LRU(ZictCore):
         try:
             i = self._find(key, h)
             self._d_del(key, h)
-            if i and zc_N(&self.st, i).flags & ZC_F_LIVE:
+            if i:
                 zc_weight_get(&self.st, i, &w)
                 zn_addsub(&self._total, &self._total, &w, -1)
-                zc_remove(&self.st, i, &k1, &w1)
+                self._retire(i, &k1, &w1)
         finally:
             self._release()
             _drop(k1, w1)
@@ -505,7 +553,7 @@ cdef class LRU(ZictCore):
                 if i == 0:
                     raise KeyError("evict(): dictionary is empty")
             else:
-                h = PyObject_Hash(key)
+                h = zc_hash(key)
                 i = self._find(key, h)
                 if i == 0:
                     self._peek(key, h)  # KeyError, as d itself reports it
@@ -525,7 +573,7 @@ cdef class LRU(ZictCore):
         cdef PyObject *w1 = NULL
         cdef bint cancelled = False
         try:
-            if node.flags & ZC_F_EVICTING:
+            if self._busy(i):
                 return None, None, 0
             # The value stays in d until every callback succeeded: inside a
             # Buffer, a key must never be in neither fast nor slow.
@@ -551,8 +599,9 @@ cdef class LRU(ZictCore):
                     cancelled = zc_N(&self.st, i).flags & ZC_F_CANCELLED
                 finally:
                     node = zc_N(&self.st, i)
-                    zc_weight_get(&self.st, i, &w)
-                    zn_addsub(&self._inflight, &self._inflight, &w, -1)
+                    if node.flags & ZC_F_LIVE:  # else _retire did it
+                        zc_weight_get(&self.st, i, &w)
+                        zn_addsub(&self._inflight, &self._inflight, &w, -1)
                     node.flags &= ~(ZC_F_EVICTING | ZC_F_CANCELLED)
                     self.st.nevicting -= 1
                     if self._evicting[key] == 1:
@@ -581,19 +630,38 @@ cdef class LRU(ZictCore):
 
     cdef unsigned int _victim(self, bint skip_inflight):
         """The node to evict by default: the oldest heavy key, else the least
-        recently used. With skip_inflight, pass over keys whose eviction is
+        recently used. With skip_inflight, pass over keys with an eviction
         already running in another thread (0 if nothing is left)."""
         cdef unsigned int i = self.st.hhead
         if skip_inflight:
-            while i and zc_N(&self.st, i).flags & ZC_F_EVICTING:
+            while i and self._busy(i):
                 i = zc_next_heavy(&self.st, i)
         if i:
             return i
         i = self.st.head
         if skip_inflight:
-            while i and zc_N(&self.st, i).flags & ZC_F_EVICTING:
+            while i and self._busy(i):
                 i = zc_N(&self.st, i).next
         return i
+
+    cdef inline bint _busy(self, unsigned int i):
+        """Is an eviction of node i's key running: of this node, or of an older
+        value of the same key that was replaced meanwhile? A key is never evicted
+        twice at once, so its spills reach the slow tier in order."""
+        if zc_N(&self.st, i).flags & ZC_F_EVICTING:
+            return True
+        return bool(self._evicting) and <object>zc_N(&self.st, i).key in self._evicting
+
+    cdef int _retire(self, unsigned int i, PyObject **k, PyObject **wo) except -1:
+        """Unlink live node i after its key was deleted or replaced (the total
+        is the caller's business). An eviction of it that is running learns it
+        was cancelled, and its weight stops counting as in flight."""
+        cdef zc_num w
+        if zc_N(&self.st, i).flags & ZC_F_EVICTING:
+            zc_weight_get(&self.st, i, &w)
+            zn_addsub(&self._inflight, &self._inflight, &w, -1)
+        zc_remove(&self.st, i, k, wo)
+        return 0
 
     cdef int _evict_step(self) except -1:
         """Evict one key for the eviction loops. Returns 0 when nothing is left to
@@ -764,7 +832,7 @@ cdef class LRU(ZictCore):
         cdef unsigned int i
         out = {}
         for key in self._evicting:
-            i = self._find(key, PyObject_Hash(key))
+            i = self._find(key, zc_hash(key))
             out[key] = not (i and zc_N(&self.st, i).flags & ZC_F_EVICTING)
         return out
 
@@ -844,7 +912,7 @@ cdef class LRU(ZictCore):
         self.offset = state["offset"]
         heavy = set(state["heavy"])
         for key, weight in state["order"]:
-            h = PyObject_Hash(key)
+            h = zc_hash(key)
             zn_from_obj(weight, &w, "weight")
             try:
                 i = zc_prepare(&self.st, key, h, &w, key in heavy)
@@ -854,7 +922,7 @@ cdef class LRU(ZictCore):
             finally:
                 zn_clear(&w)
         for key in state["heavy"]:
-            i = self._find(key, PyObject_Hash(key))
+            i = self._find(key, zc_hash(key))
             _heavy_add(self, i)
         zn_clear(&self._total)
         zn_from_obj(state["total_weight"], &self._total, "total_weight")
@@ -912,7 +980,7 @@ cdef class _LRUView:
     def __contains__(self, key):
         cdef unsigned int i
         try:
-            i = self.lru._find(key, PyObject_Hash(key))
+            i = self.lru._find(key, zc_hash(key))
         except TypeError:
             return False
         return self._has(i)
@@ -963,7 +1031,7 @@ class HeavyView(_HeavyViewBase, Set):
 
 cdef class _WeightsViewBase(_LRUView):
     def __getitem__(self, key):
-        cdef unsigned int i = self.lru._find(key, PyObject_Hash(key))
+        cdef unsigned int i = self.lru._find(key, zc_hash(key))
         if i == 0:
             raise KeyError(key)
         return self.lru._node_weight(i)

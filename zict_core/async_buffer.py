@@ -53,6 +53,7 @@ class AsyncBuffer(Buffer):
         self.nthreads = None if executor is not None else nthreads
         self.futures = set()
         self.evicting = {}
+        self._jobs: dict[asyncio.Future, _EvictJob] = {}
 
     def close(self) -> None:
         """Close both tiers, cancel pending futures, and shut down the internal
@@ -130,14 +131,44 @@ class AsyncBuffer(Buffer):
 
     def async_evict_until_below_target(self, n: float | None = None) -> None:
         """If fast weighs more than *n* (default ``self.n``), start spilling in a
-        worker thread (unless a running spill already targets that low)."""
+        worker thread, unless a spill that is still running already targets *n*
+        or lower."""
         with self.lock:
             if n is None:
                 n = self.n
             n = max(0.0, n)
-            pending = min([self.fast.total_weight, *self.evicting.values()])
-            if pending <= n:
+            running = [job.n for job in self._jobs.values() if not job.finished]
+            if min([self.fast.total_weight, *running]) <= n:
                 return
-            future = self._offload(self.evict_until_below_target, n)
+            job = _EvictJob(n)
+            future = self._offload(self._run_evict_job, job)
             self.evicting[future] = n
-            future.add_done_callback(self.evicting.__delitem__)
+            self._jobs[future] = job
+            future.add_done_callback(self._forget_evict_job)
+
+    def _run_evict_job(self, job: _EvictJob) -> None:
+        # Runs in a worker. It only declares itself finished, under the lock,
+        # once fast fits its target: a write that comes in before that is seen
+        # by this job; one that comes after sees a finished job and starts a
+        # new one. (zict's version could drop a request that raced the end of
+        # a spill, leaving fast over n.)
+        while True:
+            self.evict_until_below_target(job.n)
+            with self.lock:
+                if self.fast.closed or (
+                    self.fast.total_weight + self.fast.offset <= job.n
+                ):
+                    job.finished = True
+                    return
+
+    def _forget_evict_job(self, future: asyncio.Future) -> None:
+        del self.evicting[future]
+        del self._jobs[future]
+
+
+class _EvictJob:
+    __slots__ = ("finished", "n")
+
+    def __init__(self, n: float) -> None:
+        self.n = n
+        self.finished = False
