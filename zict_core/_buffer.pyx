@@ -113,6 +113,7 @@ cdef class Buffer(ZictCore):
     cdef object _s2f
     cdef dict _restores  # key -> _Restore of the reads in progress
     cdef bint _virtual_s2f
+    cdef bint _virtual_evict
     cdef public unsigned long long _hits, _misses, _spills, _spill_failures
     cdef object _spilled_weight, _unspilled_weight
     cdef object __weakref__
@@ -144,8 +145,15 @@ cdef class Buffer(ZictCore):
         self._weight = weight
         self.fast_to_slow_callbacks = fast_to_slow_callbacks
         self.slow_to_fast_callbacks = slow_to_fast_callbacks
-        self._virtual_s2f = (
-            type(self) is not Buffer and type(self).slow_to_fast is not Buffer.slow_to_fast
+        self._set_virtual()
+
+    cdef _set_virtual(self):
+        # Internal paths call Python overrides of these (dask subclasses Buffer);
+        # a plain Buffer stays in C.
+        cls = type(self)
+        self._virtual_s2f = cls is not Buffer and cls.slow_to_fast is not Buffer.slow_to_fast
+        self._virtual_evict = cls is not Buffer and (
+            cls.evict_until_below_target is not Buffer.evict_until_below_target
         )
 
     # ------------------------------------------------------------------ locking
@@ -241,7 +249,10 @@ cdef class Buffer(ZictCore):
 
         zc_rlock_release(&self.lock.st)
         try:
-            self.fast._evict_until_below(None)
+            if self._virtual_evict:
+                self.evict_until_below_target()
+            else:
+                self.fast._evict_until_below(None)
             for cb in self._s2f:
                 cb(key, value)
         finally:
@@ -296,7 +307,14 @@ cdef class Buffer(ZictCore):
         """Store *key* in fast (dropping any older value from slow), then spill
         the least recently used keys until fast fits ``n``."""
         self._set(key, value)
-        self.fast._after_set(key)
+        if self._virtual_evict:
+            try:
+                self.evict_until_below_target()
+            except Exception:
+                self.fast._heavy_fallback(key)
+                raise
+        else:
+            self.fast._after_set(key)
 
     def set_noevict(self, key, value):
         """Like ``__setitem__`` but never moves keys to slow."""
@@ -508,9 +526,7 @@ cdef class Buffer(ZictCore):
         self._weight = state["weight"]
         self._f2s = state["f2s"]
         self._s2f = state["s2f"]
-        self._virtual_s2f = (
-            type(self) is not Buffer and type(self).slow_to_fast is not Buffer.slow_to_fast
-        )
+        self._set_virtual()
         if state["dict"]:
             getattr(self, "__dict__").update(state["dict"])
 

@@ -84,3 +84,4 @@ cdef class LRU(ZictCore):
     cdef bint _busy(self, unsigned int i)
     cdef int _retire(self, unsigned int i, PyObject **k, PyObject **wo) except -1
     cdef int _after_set(self, object key) except -1
+    cdef int _heavy_fallback(self, object key) except -1

@@ -400,27 +400,31 @@ cdef class LRU(ZictCore):
     cdef int _after_set(self, object key) except -1:
         """The eviction half of __setitem__ (Buffer inserts under its own lock,
         then calls this)."""
-        cdef unsigned int i
-        cdef zc_num w
         try:
             if self._virtual:
                 self.evict_until_below_target()
             else:
                 self._evict_until_below(None)
         except Exception:
-            # Was the key we just inserted too heavy to stay, and did its eviction
-            # fail (which drops its heavy mark)? Then make room by evicting the
-            # others, best effort, and report the original error.
-            i = self._find(key, zc_hash(key))
-            if i and not (zc_N(&self.st, i).flags & ZC_F_HEAVY):
-                zc_weight_get(&self.st, i, &w)
-                if zn_gt(&w, &self._n):
-                    try:
-                        while len(self._d) > 1 and self._evict_step():
-                            pass
-                    except Exception:
-                        pass
+            self._heavy_fallback(key)
             raise
+        return 0
+
+    cdef int _heavy_fallback(self, object key) except -1:
+        """After a failed eviction following the insertion of *key*: if *key* is
+        too heavy to stay and its own eviction failed (which drops its heavy
+        mark), make room by evicting the others, best effort."""
+        cdef unsigned int i
+        cdef zc_num w
+        i = self._find(key, zc_hash(key))
+        if i and not (zc_N(&self.st, i).flags & ZC_F_HEAVY):
+            zc_weight_get(&self.st, i, &w)
+            if zn_gt(&w, &self._n):
+                try:
+                    while len(self._d) > 1 and self._evict_step():
+                        pass
+                except Exception:
+                    pass
         return 0
 
     def set_noevict(self, key, value):
