@@ -16,8 +16,6 @@ This module is a top-level one on purpose: importing ``zict_core.<anything>``
 would import the whole package at start-up.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -52,7 +50,7 @@ class ZictCoreFinder:
         """Nothing to run: zict_core was executed once, under its own name."""
 
 
-def enabled(value: str | None = None) -> bool:
+def enabled(value: "str | None" = None) -> bool:
     """Whether *value* (default: ``$ZICT_CORE_AS_ZICT``) turns the hook on.
 
     ``1``/``true``/``yes``/``on`` (any case) turn it on; unset, empty,
