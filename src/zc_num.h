@@ -55,7 +55,7 @@ static inline void zn_clear(zc_num *x) {
 
 /* Read a Python number. 0 on success, -1 with an exception set. The caller owns
  * the result (call zn_clear). Non-numbers raise TypeError naming `what`. */
-static int zn_from_obj(PyObject *obj, zc_num *out, const char *what) {
+static inline int zn_from_obj(PyObject *obj, zc_num *out, const char *what) {
     if (PyLong_CheckExact(obj)) {
         int overflow = 0;
         long long i = PyLong_AsLongLongAndOverflow(obj, &overflow);
@@ -82,7 +82,7 @@ static int zn_from_obj(PyObject *obj, zc_num *out, const char *what) {
 }
 
 /* New reference to the value as a Python object. */
-static PyObject *zn_to_obj(const zc_num *x) {
+static inline PyObject *zn_to_obj(const zc_num *x) {
     switch (x->kind) {
     case ZN_INT:
         return PyLong_FromLongLong(x->v.i);
@@ -103,7 +103,7 @@ static inline void zn_copy(zc_num *dst, const zc_num *src) {
 
 /* out = a + b (sign > 0) or a - b (sign < 0), as Python computes it.
  * `out` may alias `a`. 0 on success, -1 with an exception set (out unchanged). */
-static int zn_addsub(zc_num *out, const zc_num *a, const zc_num *b, int sign) {
+static inline int zn_addsub(zc_num *out, const zc_num *a, const zc_num *b, int sign) {
     if (a->kind == ZN_INT && b->kind == ZN_INT) {
         long long r;
         int ovf = sign > 0 ? zn_add_ovf(a->v.i, b->v.i, &r)
@@ -146,7 +146,7 @@ static int zn_addsub(zc_num *out, const zc_num *a, const zc_num *b, int sign) {
 }
 
 /* a > b as Python would answer it: 1, 0, or -1 with an exception set. */
-static int zn_gt(const zc_num *a, const zc_num *b) {
+static inline int zn_gt(const zc_num *a, const zc_num *b) {
     if (a->kind == ZN_INT && b->kind == ZN_INT) {
         return a->v.i > b->v.i;
     }
@@ -200,7 +200,7 @@ static inline int zn_ge(const zc_num *a, const zc_num *b) {
 }
 
 /* 1 if x is NaN (any kind), 0 if not, -1 with an exception set. */
-static int zn_isnan(const zc_num *x) {
+static inline int zn_isnan(const zc_num *x) {
     if (x->kind == ZN_INT) return 0;
     if (x->kind == ZN_DBL) return isnan(x->v.d) != 0;
     {

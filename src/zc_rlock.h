@@ -35,7 +35,7 @@ typedef struct {
 } zc_rlock;
 
 /* 0 on success, -1 with MemoryError set. */
-static int zc_rlock_init(zc_rlock *l) {
+static inline int zc_rlock_init(zc_rlock *l) {
     l->owner = 0;
     l->count = 0;
     l->waiters = 0;
@@ -49,7 +49,7 @@ static int zc_rlock_init(zc_rlock *l) {
     return 0;
 }
 
-static void zc_rlock_free(zc_rlock *l) {
+static inline void zc_rlock_free(zc_rlock *l) {
     if (l->sem != NULL) {
         if (!l->signaled) {
             /* free a lock in the released state, as some platforms require */
@@ -78,7 +78,7 @@ static inline int zc_rlock_try(zc_rlock *l) {
 /* Slow path: wait with the GIL released. timeout < 0 waits forever.
  * With `intr`, signal handlers run while waiting. Returns 1 if acquired, 0 on
  * timeout, -1 with an exception set (a signal handler raised). */
-static int zc_rlock_wait(zc_rlock *l, double timeout, int intr) {
+static inline int zc_rlock_wait(zc_rlock *l, double timeout, int intr) {
     double deadline = timeout > 0 ? zc_monotonic() + timeout : 0.0;
     int result = 0;
     l->waiters++;

@@ -88,7 +88,7 @@ static inline zc_ext *zc_X(const zc_store *s, uint32_t i) {
     return e ? &e[i & ZC_CHUNK_MASK] : NULL;
 }
 
-static zc_ext *zc_X_alloc(zc_store *s, uint32_t i) {
+static inline zc_ext *zc_X_alloc(zc_store *s, uint32_t i) {
     zc_chunk *c = &s->chunks[i >> ZC_CHUNK_SHIFT];
     if (c->ext == NULL) {
         c->ext = (zc_ext *)PyMem_Calloc(ZC_CHUNK_SIZE, sizeof(zc_ext));
@@ -102,7 +102,7 @@ static zc_ext *zc_X_alloc(zc_store *s, uint32_t i) {
 
 #define ZC_MIN_SLOTS 8
 
-static int zc_store_init(zc_store *s) {
+static inline int zc_store_init(zc_store *s) {
     memset(s, 0, sizeof(*s));
     s->fresh = 1; /* index 0 means "none" */
     s->slots = (uint32_t *)PyMem_Calloc(ZC_MIN_SLOTS, sizeof(uint32_t));
@@ -141,7 +141,7 @@ static inline void zc_weight_get(const zc_store *s, uint32_t i, zc_num *out) {
 }
 
 /* Store weight w (borrowed; an OBJ gets its own reference). -1 on MemoryError. */
-static int zc_weight_set(zc_store *s, uint32_t i, const zc_num *w) {
+static inline int zc_weight_set(zc_store *s, uint32_t i, const zc_num *w) {
     zc_node *n = zc_N(s, i);
     zc_ext *x;
     n->flags &= ~ZC_F_WKIND;
@@ -167,7 +167,7 @@ static int zc_weight_set(zc_store *s, uint32_t i, const zc_num *w) {
 /* ---- node allocation ---- */
 
 /* A fresh node index with all fields zeroed (key NULL). 0 with MemoryError. */
-static uint32_t zc_node_alloc(zc_store *s) {
+static inline uint32_t zc_node_alloc(zc_store *s) {
     uint32_t i;
     if (s->free_head) {
         i = s->free_head;
@@ -207,7 +207,7 @@ static uint32_t zc_node_alloc(zc_store *s) {
 /* Return node i to the free list. Its key reference is handed to *key_out (the
  * caller DECREFs it once the store is consistent again: a __del__ may run), its
  * OBJ weight to *w_out (same). */
-static void zc_node_free(zc_store *s, uint32_t i, PyObject **key_out, PyObject **w_out) {
+static inline void zc_node_free(zc_store *s, uint32_t i, PyObject **key_out, PyObject **w_out) {
     zc_node *n = zc_N(s, i);
     *key_out = n->key;
     *w_out = NULL;
@@ -248,7 +248,7 @@ static inline void zc_touch(zc_store *s, uint32_t i) {
     }
 }
 
-static int zc_heavy_add(zc_store *s, uint32_t i) {
+static inline int zc_heavy_add(zc_store *s, uint32_t i) {
     zc_node *n = zc_N(s, i);
     zc_ext *x;
     if (n->flags & ZC_F_HEAVY) return 0;
@@ -264,7 +264,7 @@ static int zc_heavy_add(zc_store *s, uint32_t i) {
     return 0;
 }
 
-static void zc_heavy_discard(zc_store *s, uint32_t i) {
+static inline void zc_heavy_discard(zc_store *s, uint32_t i) {
     zc_node *n = zc_N(s, i);
     zc_ext *x;
     if (!(n->flags & ZC_F_HEAVY)) return;
@@ -289,7 +289,7 @@ static inline uint32_t zc_fresh(const zc_store *s) { return s->fresh; }
  * set (a key's __eq__ raised). Restarts if __eq__ changed the store meanwhile. */
 #define ZC_ERR ((uint32_t)-1)
 
-static uint32_t zc_lookup(zc_store *s, PyObject *key, Py_hash_t hash) {
+static inline uint32_t zc_lookup(zc_store *s, PyObject *key, Py_hash_t hash) {
 restart:
     {
         size_t j = (size_t)hash & s->mask;
@@ -315,7 +315,7 @@ restart:
     }
 }
 
-static int zc_index_resize(zc_store *s, size_t cap) {
+static inline int zc_index_resize(zc_store *s, size_t cap) {
     uint32_t *old = s->slots;
     size_t oldcap = s->mask + 1, j;
     uint32_t *slots = (uint32_t *)PyMem_Calloc(cap, sizeof(uint32_t));
@@ -355,7 +355,7 @@ static inline void zc_index_insert(zc_store *s, uint32_t i) {
 }
 
 /* Remove node i from the index (backward-shift deletion). */
-static void zc_index_remove(zc_store *s, uint32_t i) {
+static inline void zc_index_remove(zc_store *s, uint32_t i) {
     size_t j = (size_t)zc_N(s, i)->hash & s->mask, k;
     while (s->slots[j] != i) j = (j + 1) & s->mask;
     /* shift later members of the cluster back into the hole when allowed */
@@ -384,7 +384,7 @@ static void zc_index_remove(zc_store *s, uint32_t i) {
  * insertion needs happens here, so the caller can prepare, then change the value
  * mapping, then link (which cannot fail). Returns the index, or 0 with an
  * exception set (nothing changed). */
-static uint32_t zc_prepare(zc_store *s, PyObject *key, Py_hash_t hash, const zc_num *w,
+static inline uint32_t zc_prepare(zc_store *s, PyObject *key, Py_hash_t hash, const zc_num *w,
                            int heavy) {
     uint32_t i;
     zc_node *n;
@@ -411,7 +411,7 @@ static inline void zc_unprepare(zc_store *s, uint32_t i, PyObject **key_out,
 }
 
 /* Link a prepared node at the most recently used end (and into the heavy list). */
-static void zc_link(zc_store *s, uint32_t i, int heavy) {
+static inline void zc_link(zc_store *s, uint32_t i, int heavy) {
     zc_N(s, i)->flags |= ZC_F_LIVE;
     zc_index_insert(s, i);
     zc_order_append(s, i);
@@ -423,7 +423,7 @@ static void zc_link(zc_store *s, uint32_t i, int heavy) {
  * running, mark it cancelled and keep it allocated (the evictor frees it);
  * otherwise free it. References to drop are handed out as in zc_node_free
  * (both NULL when the node was retired instead). */
-static void zc_remove(zc_store *s, uint32_t i, PyObject **key_out, PyObject **w_out) {
+static inline void zc_remove(zc_store *s, uint32_t i, PyObject **key_out, PyObject **w_out) {
     zc_node *n = zc_N(s, i);
     zc_index_remove(s, i);
     zc_order_unlink(s, i);
@@ -440,7 +440,7 @@ static void zc_remove(zc_store *s, uint32_t i, PyObject **key_out, PyObject **w_
 
 /* Free every node and chunk described by (chunks, nchunks, fresh): decref keys
  * and OBJ weights. The caller has already detached them from the store. */
-static void zc_chunks_release(zc_chunk *chunks, uint32_t nchunks, uint32_t fresh) {
+static inline void zc_chunks_release(zc_chunk *chunks, uint32_t nchunks, uint32_t fresh) {
     uint32_t i;
     for (i = 1; i < fresh; i++) {
         zc_node *n = &chunks[i >> ZC_CHUNK_SHIFT].nodes[i & ZC_CHUNK_MASK];
@@ -462,7 +462,7 @@ static void zc_chunks_release(zc_chunk *chunks, uint32_t nchunks, uint32_t fresh
 /* Empty the store (for tp_clear). The store is valid and empty before any key is
  * released, since a key's __del__ may use the mapping again. Returns -1 (store
  * untouched) only if the new empty index cannot be allocated. */
-static int zc_store_clear(zc_store *s) {
+static inline int zc_store_clear(zc_store *s) {
     zc_chunk *chunks = s->chunks;
     uint32_t nchunks = s->nchunks, fresh = s->fresh;
     uint32_t *slots = (uint32_t *)PyMem_Calloc(ZC_MIN_SLOTS, sizeof(uint32_t));
@@ -479,7 +479,7 @@ static int zc_store_clear(zc_store *s) {
 }
 
 /* Release everything (for dealloc); the store is unusable afterwards. */
-static void zc_store_free(zc_store *s) {
+static inline void zc_store_free(zc_store *s) {
     zc_chunk *chunks = s->chunks;
     uint32_t nchunks = s->nchunks, fresh = s->fresh;
     PyMem_Free(s->slots);
@@ -488,7 +488,7 @@ static void zc_store_free(zc_store *s) {
 }
 
 /* GC support: visit every key and OBJ weight the store holds. */
-static int zc_store_traverse(const zc_store *s, visitproc visit, void *arg) {
+static inline int zc_store_traverse(const zc_store *s, visitproc visit, void *arg) {
     uint32_t i;
     for (i = 1; i < s->fresh; i++) {
         const zc_node *n = zc_N(s, i);
@@ -503,7 +503,7 @@ static int zc_store_traverse(const zc_store *s, visitproc visit, void *arg) {
 }
 
 /* Bytes of C memory the store holds (for memory accounting). */
-static size_t zc_store_nbytes(const zc_store *s) {
+static inline size_t zc_store_nbytes(const zc_store *s) {
     size_t b = (s->mask + 1) * sizeof(uint32_t) + s->chunks_cap * sizeof(zc_chunk);
     uint32_t c;
     for (c = 0; c < s->nchunks; c++) {
