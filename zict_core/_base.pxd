@@ -21,3 +21,16 @@ cdef class RLock:
 
 cdef class ZictCore:
     cdef readonly RLock lock
+
+    # Every method of a compiled mapping brackets its work with these.
+    cdef inline int _acquire(self) except -1:
+        if zc_rlock_try(&self.lock.st):
+            return 1
+        return zc_rlock_wait(&self.lock.st, -1, 1)
+
+    cdef inline int _release(self) except -1:
+        # only ever paired with a successful _acquire in the same method
+        return zc_rlock_release_owned(&self.lock.st)
+
+
+cdef list as_callbacks(object cbs, str what)

@@ -7,6 +7,10 @@ from typing_extensions import Self
 
 _KT = TypeVar("_KT")
 _VT = TypeVar("_VT")
+_T = TypeVar("_T")
+
+def new_instance(cls: type[_T]) -> _T:
+    """Unpickling helper: a bare instance that ``__setstate__`` then fills."""
 
 class RLock:
     """A reentrant lock with the interface of :class:`threading.RLock`."""

@@ -76,6 +76,31 @@ cdef class _Unlock:
         zc_rlock_reacquire(&self.lock.st)
 
 
+cdef list as_callbacks(object cbs, str what):
+    """A list of callables from None, one callable, or an iterable of them."""
+    if cbs is None:
+        return []
+    if callable(cbs):
+        return [cbs]
+    try:
+        out = list(cbs)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a callable, a list of callables or None, "
+            f"got {type(cbs).__name__}"
+        ) from None
+    for cb in out:
+        if not callable(cb):
+            raise TypeError(f"{what} must hold callables, got {type(cb).__name__}")
+    return out
+
+
+def new_instance(cls):
+    """Unpickling of the compiled mappings: a bare instance, which
+    ``__setstate__`` then fills."""
+    return cls.__new__(cls)
+
+
 cdef class ZictCore:
     """Base of the compiled mappings: the ZictBase interface in C."""
 

@@ -15,14 +15,13 @@ from itertools import chain
 
 from zict_core._base cimport (
     ZictCore,
+    as_callbacks,
     zc_rlock_reacquire,
     zc_rlock_release,
-    zc_rlock_release_owned,
-    zc_rlock_try,
-    zc_rlock_wait,
 )
 from zict_core._lru cimport LRU, zc_num
 
+from zict_core._base import new_instance
 from zict_core._lru import _default_weight
 from zict_core.common import close as _close, flush as _flush
 
@@ -156,16 +155,6 @@ cdef class Buffer(ZictCore):
             cls.evict_until_below_target is not Buffer.evict_until_below_target
         )
 
-    # ------------------------------------------------------------------ locking
-
-    cdef inline int _acquire(self) except -1:
-        if zc_rlock_try(&self.lock.st):
-            return 1
-        return zc_rlock_wait(&self.lock.st, -1, 1)
-
-    cdef inline int _release(self) except -1:
-        # only ever paired with a successful _acquire in the same method
-        return zc_rlock_release_owned(&self.lock.st)
 
     cdef inline int _cancel_restores(self, object key) except -1:
         cdef _Restore r
@@ -462,7 +451,7 @@ cdef class Buffer(ZictCore):
 
     @fast_to_slow_callbacks.setter
     def fast_to_slow_callbacks(self, value):
-        self._f2s = _callbacks(value, "fast_to_slow_callbacks")
+        self._f2s = as_callbacks(value, "fast_to_slow_callbacks")
 
     @property
     def slow_to_fast_callbacks(self):
@@ -470,7 +459,7 @@ cdef class Buffer(ZictCore):
 
     @slow_to_fast_callbacks.setter
     def slow_to_fast_callbacks(self, value):
-        self._s2f = _callbacks(value, "slow_to_fast_callbacks")
+        self._s2f = as_callbacks(value, "slow_to_fast_callbacks")
 
     @property
     def _cancel_restore(self):
@@ -518,7 +507,7 @@ cdef class Buffer(ZictCore):
             "s2f": self._s2f,
             "dict": getattr(self, "__dict__", None) or None,
         }
-        return _new, (type(self),), state
+        return new_instance, (type(self),), state
 
     def __setstate__(self, dict state):
         self.fast = state["fast"]
@@ -531,9 +520,7 @@ cdef class Buffer(ZictCore):
             getattr(self, "__dict__").update(state["dict"])
 
 
-def _new(cls):
-    """Unpickling: a bare instance, filled by __setstate__."""
-    return cls.__new__(cls)
+
 
 
 cdef list _callbacks(object cbs, str what):

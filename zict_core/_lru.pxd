@@ -58,10 +58,6 @@ cdef class LRU(ZictCore):
     cdef int _d_del(self, object key, Py_hash_t h) except -1
     @cython.final
     cdef unsigned int _find(self, object key, Py_hash_t h) except? 0xFFFFFFFF
-    @cython.final
-    cdef int _acquire(self) except -1
-    @cython.final
-    cdef int _release(self) except -1
     cdef object _view(self, int which)
     @cython.final
     cdef object _get(self, object key)

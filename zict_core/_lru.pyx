@@ -26,13 +26,12 @@ cdef extern from "Python.h":
 from zict_core._base cimport (
     RLock,
     ZictCore,
+    as_callbacks,
     zc_rlock_reacquire,
     zc_rlock_release,
-    zc_rlock_release_owned,
-    zc_rlock_try,
-    zc_rlock_wait,
 )
 
+from zict_core._base import new_instance
 from zict_core.common import close as _close, flush as _flush, nodefault as _nodefault_py
 
 
@@ -107,24 +106,6 @@ cdef inline void _drop(PyObject *a, PyObject *b) noexcept:
     # Release references handed out by the store once it is consistent again.
     Py_XDECREF(a)
     Py_XDECREF(b)
-
-
-cdef inline list _as_callbacks(object cbs, str what):
-    if cbs is None:
-        return []
-    if callable(cbs):
-        return [cbs]
-    try:
-        out = list(cbs)
-    except TypeError:
-        raise TypeError(
-            f"{what} must be a callable, a list of callables or None, "
-            f"got {type(cbs).__name__}"
-        ) from None
-    for cb in out:
-        if not callable(cb):
-            raise TypeError(f"{what} must hold callables, got {type(cb).__name__}")
-    return out
 
 
 cdef zc_num _ZERO
@@ -224,8 +205,8 @@ cdef class LRU(ZictCore):
         except BaseException:
             zn_clear(&nn)
             raise
-        on_evict = _as_callbacks(on_evict, "on_evict")
-        on_cancel_evict = _as_callbacks(on_cancel_evict, "on_cancel_evict")
+        on_evict = as_callbacks(on_evict, "on_evict")
+        on_cancel_evict = as_callbacks(on_cancel_evict, "on_cancel_evict")
 
         if self.st.used:
             raise RuntimeError("LRU.__init__ called twice")
@@ -310,16 +291,6 @@ cdef class LRU(ZictCore):
         """Node index of key, 0 if absent (raises if a key's __eq__ raised)."""
         return zc_lookup(&self.st, key, h)
 
-    # ------------------------------------------------------------------- locking
-
-    cdef inline int _acquire(self) except -1:
-        if zc_rlock_try(&self.lock.st):
-            return 1
-        return zc_rlock_wait(&self.lock.st, -1, 1)
-
-    cdef inline int _release(self) except -1:
-        # only ever paired with a successful _acquire in the same method
-        return zc_rlock_release_owned(&self.lock.st)
 
     # ---------------------------------------------------------------- mapping API
 
@@ -789,7 +760,7 @@ cdef class LRU(ZictCore):
 
     @on_evict.setter
     def on_evict(self, value):
-        self._on_evict = _as_callbacks(value, "on_evict")
+        self._on_evict = as_callbacks(value, "on_evict")
 
     @property
     def on_cancel_evict(self):
@@ -798,7 +769,7 @@ cdef class LRU(ZictCore):
 
     @on_cancel_evict.setter
     def on_cancel_evict(self, value):
-        self._on_cancel_evict = _as_callbacks(value, "on_cancel_evict")
+        self._on_cancel_evict = as_callbacks(value, "on_cancel_evict")
 
     @property
     def closed(self):
@@ -900,7 +871,7 @@ cdef class LRU(ZictCore):
             "stats": tuple(self.stats),
             "dict": getattr(self, "__dict__", None) or None,
         }
-        return _new, (type(self),), state
+        return new_instance, (type(self),), state
 
     def __setstate__(self, dict state):
         cdef zc_num w
@@ -944,9 +915,7 @@ cdef int _heavy_add(LRU lru, unsigned int i) except -1:
     return zc_heavy_add(&lru.st, i)
 
 
-def _new(cls):
-    """Unpickling: a bare instance, filled by __setstate__."""
-    return cls.__new__(cls)
+
 
 
 # --------------------------------------------------------------------- views
