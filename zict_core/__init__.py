@@ -89,9 +89,16 @@ def install_as_zict() -> None:
 
     Call it before anything imports zict: afterwards ``sys.modules["zict"]`` is
     this package and ``zict.lru`` is ``zict_core.lru`` (the same module objects,
-    so ``zict.LRU is zict_core.LRU``). ``zict.__version__`` is then zict_core's
-    version. Calling it again is harmless; calling it after the real zict was
-    imported raises RuntimeError, since two implementations would then coexist.
+    so ``zict.LRU is zict_core.LRU``). ``zict.__name__`` is then ``"zict_core"``
+    and ``zict.__version__`` is zict_core's version: they tell what runs.
+    ``importlib.metadata.version("zict")`` still reports the zict distribution
+    installed, if any (its code is unused). Calling it again is harmless; calling
+    it after the real zict was imported raises RuntimeError, since two
+    implementations would then coexist.
+
+    For processes started by others (dask's worker processes), set
+    ``ZICT_CORE_AS_ZICT=1`` in their environment instead: zict_core's start-up
+    hook then calls this at their first ``import zict``.
     """
     this = _this()
     current = sys.modules.get("zict")
