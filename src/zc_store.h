@@ -45,7 +45,7 @@ typedef struct {
     Py_hash_t hash;
     uint32_t prev, next; /* order list; `next` links the free list */
     uint32_t flags;
-    uint32_t spare;
+    uint32_t evnext;  /* next node of the evicting list */
 } zc_node;
 
 typedef struct {
@@ -74,6 +74,7 @@ typedef struct {
     uint32_t hhead, htail; /* heavy list */
     Py_ssize_t nheavy;
     Py_ssize_t nevicting;  /* nodes with ZC_F_EVICTING (live or retired) */
+    uint32_t evhead;       /* those nodes, threaded through evnext (a handful) */
     uint64_t version;      /* bumped by every change of index or order */
 } zc_store;
 
@@ -282,6 +283,26 @@ static inline uint32_t zc_next_heavy(const zc_store *s, uint32_t i) {
 }
 
 static inline uint32_t zc_fresh(const zc_store *s) { return s->fresh; }
+
+/* ---- the evicting list: nodes whose on_evict callbacks are running ---- */
+
+static inline void zc_ev_push(zc_store *s, uint32_t i) {
+    zc_node *n = zc_N(s, i);
+    n->flags |= ZC_F_EVICTING;
+    n->evnext = s->evhead;
+    s->evhead = i;
+    s->nevicting++;
+}
+
+/* O(number of evictions running): one per thread at most, in practice. */
+static inline void zc_ev_remove(zc_store *s, uint32_t i) {
+    uint32_t *p = &s->evhead;
+    while (*p && *p != i) p = &zc_N(s, *p)->evnext;
+    if (*p) *p = zc_N(s, i)->evnext;
+    zc_N(s, i)->evnext = 0;
+    zc_N(s, i)->flags &= ~(ZC_F_EVICTING | ZC_F_CANCELLED);
+    s->nevicting--;
+}
 
 /* ---- the index ---- */
 

@@ -31,6 +31,8 @@ cdef extern from "zc_compat.h":
 
 
 cdef extern from "zc_num.h":
+    void zn_set_int(zc_num *x, long long i)
+    int zn_addsub(zc_num *out, const zc_num *a, const zc_num *b, int sign) except -1
     void zn_clear(zc_num *x)
     object zn_to_obj(const zc_num *x)
     int zn_gt(const zc_num *a, const zc_num *b) except -1
@@ -114,7 +116,7 @@ cdef class Buffer(ZictCore):
     cdef bint _virtual_s2f
     cdef bint _virtual_evict
     cdef public unsigned long long _hits, _misses, _spills, _spill_failures
-    cdef object _spilled_weight, _unspilled_weight
+    cdef zc_num _spilled_weight, _unspilled_weight
     cdef object __weakref__
     cdef dict __dict__
 
@@ -122,8 +124,12 @@ cdef class Buffer(ZictCore):
         self._restores = {}
         self._f2s = []
         self._s2f = []
-        self._spilled_weight = 0
-        self._unspilled_weight = 0
+        zn_set_int(&self._spilled_weight, 0)
+        zn_set_int(&self._unspilled_weight, 0)
+
+    def __dealloc__(self):
+        zn_clear(&self._spilled_weight)
+        zn_clear(&self._unspilled_weight)
 
     def __init__(self, fast, slow, n, weight=_default_weight,
                  fast_to_slow_callbacks=None, slow_to_fast_callbacks=None):
@@ -232,7 +238,7 @@ cdef class Buffer(ZictCore):
                 except KeyError:
                     pass  # deleted from slow meanwhile: fast has it now
             self._misses += 1
-            self._unspilled_weight = self._unspilled_weight + zn_to_obj(&w)
+            zn_addsub(&self._unspilled_weight, &self._unspilled_weight, &w, 1)
         finally:
             zn_clear(&w)
 
@@ -275,16 +281,21 @@ cdef class Buffer(ZictCore):
                 pass
             raise
         self._spills += 1
-        self._spilled_weight = self._spilled_weight + self.fast._weight_of(key, 0)
+        self.fast._add_weight_of(key, &self._spilled_weight)
 
     def _cancel_evict(self, key, value):
+        cdef zc_num w
         # on_cancel_evict of fast: the key was deleted or replaced while it was
         # being written to slow; remove what was written, and take back the
         # spill that fast_to_slow counted.
         self._acquire()
         try:
             self._spills -= 1
-            self._spilled_weight = self._spilled_weight - self.fast._weight(key, value)
+            self.fast._weigh(key, value, &w)
+            try:
+                zn_addsub(&self._spilled_weight, &self._spilled_weight, &w, -1)
+            finally:
+                zn_clear(&w)
             try:
                 del self.slow[key]
             except KeyError:
@@ -356,7 +367,7 @@ cdef class Buffer(ZictCore):
             except KeyError:
                 del self.slow[key]
             else:
-                if key in self.fast._evicting:
+                if self.fast._is_evicting(key):
                     # its spill is under way and may have written slow already;
                     # the spill is cancelled and would clean up, but the key
                     # must look deleted now
@@ -474,14 +485,15 @@ cdef class Buffer(ZictCore):
             self._misses,
             self._spills,
             self._spill_failures,
-            self._spilled_weight,
-            self._unspilled_weight,
+            zn_to_obj(&self._spilled_weight),
+            zn_to_obj(&self._unspilled_weight),
         )
 
     def reset_stats(self):
         """Zero the counters of :attr:`stats` (and of ``fast.stats``)."""
         self._hits = self._misses = self._spills = self._spill_failures = 0
-        self._spilled_weight = self._unspilled_weight = 0
+        zn_clear(&self._spilled_weight)
+        zn_clear(&self._unspilled_weight)
         self.fast.reset_stats()
 
     # ------------------------------------------------------------------- misc

@@ -17,6 +17,7 @@ cdef extern from "zc_store.h":
         unsigned int prev
         unsigned int next
         unsigned int flags
+        unsigned int evnext
 
     ctypedef struct zc_store:
         Py_ssize_t used
@@ -25,6 +26,7 @@ cdef extern from "zc_store.h":
         unsigned int hhead
         Py_ssize_t nheavy
         Py_ssize_t nevicting
+        unsigned int evhead
         unsigned long long version
 
 
@@ -43,7 +45,7 @@ cdef class LRU(ZictCore):
     cdef bint _closed
     cdef bint _virtual
     cdef object _views
-    cdef dict _evicting
+    cdef dict _retired
     cdef public unsigned long long _hits, _misses, _evictions
     cdef object __weakref__
     cdef dict __dict__
@@ -63,7 +65,7 @@ cdef class LRU(ZictCore):
     cdef object _get(self, object key)
     @cython.final
     cdef object _get_or(self, object key, object default, bint count)
-    cdef object _weight_of(self, object key, object default)
+    cdef int _add_weight_of(self, object key, zc_num *acc) except -1
     @cython.final
     cdef object _peek(self, object key, Py_hash_t h)
     cdef int _set_noevict(self, object key, object value) except -1
@@ -78,6 +80,7 @@ cdef class LRU(ZictCore):
     cdef unsigned int _victim(self, bint skip_inflight)
     cdef int _evict_step(self) except -1
     cdef bint _busy(self, unsigned int i)
+    cdef bint _is_evicting(self, object key) except -1
     cdef int _retire(self, unsigned int i, PyObject **k, PyObject **wo) except -1
     cdef int _after_set(self, object key) except -1
     cdef int _heavy_fallback(self, object key) except -1

@@ -72,6 +72,8 @@ cdef extern from "zc_store.h":
     void zc_node_free(zc_store *s, unsigned int i, PyObject **key_out, PyObject **w_out)
     void zc_touch(zc_store *s, unsigned int i)
     void zc_heavy_discard(zc_store *s, unsigned int i)
+    void zc_ev_push(zc_store *s, unsigned int i)
+    void zc_ev_remove(zc_store *s, unsigned int i)
     void zc_weight_get(const zc_store *s, unsigned int i, zc_num *out)
     unsigned int zc_next_heavy(const zc_store *s, unsigned int i)
 
@@ -179,7 +181,7 @@ cdef class LRU(ZictCore):
         self._unit_weight = True
         self._on_evict = []
         self._on_cancel_evict = []
-        self._evicting = {}
+        self._retired = {}
 
     def __dealloc__(self):
         zc_store_free(&self.st)
@@ -327,12 +329,14 @@ cdef class LRU(ZictCore):
             self._release()
         return value
 
-    cdef object _weight_of(self, object key, object default):
-        """The weight of key (a Python number), or *default* if absent."""
+    cdef int _add_weight_of(self, object key, zc_num *acc) except -1:
+        """*acc += weight of key (nothing if key is absent)."""
+        cdef zc_num w
         cdef unsigned int i = self._find(key, zc_hash(key))
-        if i == 0:
-            return default
-        return self._node_weight(i)
+        if i:
+            zc_weight_get(&self.st, i, &w)
+            zn_addsub(acc, acc, &w, 1)
+        return 0
 
     def __getitem__(self, key):
         """``d[key]``, making *key* the most recently used."""
@@ -557,9 +561,7 @@ cdef class LRU(ZictCore):
             # forever: it loses its heavy mark and keeps its place in the order.
             zc_heavy_discard(&self.st, i)
             if self._on_evict:
-                zc_N(&self.st, i).flags |= ZC_F_EVICTING
-                self.st.nevicting += 1
-                self._evicting[key] = self._evicting.get(key, 0) + 1
+                zc_ev_push(&self.st, i)
                 zc_weight_get(&self.st, i, &w)
                 zn_addsub(&self._inflight, &self._inflight, &w, 1)
                 try:
@@ -577,13 +579,13 @@ cdef class LRU(ZictCore):
                     if node.flags & ZC_F_LIVE:  # else _retire did it
                         zc_weight_get(&self.st, i, &w)
                         zn_addsub(&self._inflight, &self._inflight, &w, -1)
-                    node.flags &= ~(ZC_F_EVICTING | ZC_F_CANCELLED)
-                    self.st.nevicting -= 1
-                    if self._evicting[key] == 1:
-                        del self._evicting[key]
-                    else:
-                        self._evicting[key] -= 1
+                    zc_ev_remove(&self.st, i)
                     if not node.flags & ZC_F_LIVE:
+                        # retired meanwhile: this eviction was its last user
+                        if self._retired[key] == 1:
+                            del self._retired[key]
+                        else:
+                            self._retired[key] -= 1
                         zc_node_free(&self.st, i, &k1, &w1)
                 if cancelled:
                     zc_rlock_release(&self.lock.st)
@@ -625,7 +627,17 @@ cdef class LRU(ZictCore):
         twice at once, so its spills reach the slow tier in order."""
         if zc_N(&self.st, i).flags & ZC_F_EVICTING:
             return True
-        return bool(self._evicting) and <object>zc_N(&self.st, i).key in self._evicting
+        return bool(self._retired) and <object>zc_N(&self.st, i).key in self._retired
+
+    cdef bint _is_evicting(self, object key) except -1:
+        """Is an eviction of *key* (its current value or a replaced one) running?"""
+        cdef unsigned int i
+        if self.st.nevicting == 0:
+            return False
+        i = self._find(key, zc_hash(key))
+        if i and zc_N(&self.st, i).flags & ZC_F_EVICTING:
+            return True
+        return key in self._retired
 
     cdef int _retire(self, unsigned int i, PyObject **k, PyObject **wo) except -1:
         """Unlink live node i after its key was deleted or replaced (the total
@@ -635,6 +647,8 @@ cdef class LRU(ZictCore):
         if zc_N(&self.st, i).flags & ZC_F_EVICTING:
             zc_weight_get(&self.st, i, &w)
             zn_addsub(&self._inflight, &self._inflight, &w, -1)
+            key = <object>zc_N(&self.st, i).key
+            self._retired[key] = self._retired.get(key, 0) + 1
         zc_remove(&self.st, i, k, wo)
         return 0
 
@@ -804,16 +818,22 @@ cdef class LRU(ZictCore):
     @property
     def _cancel_evict(self):
         """Keys whose eviction is running -> whether it was cancelled (as zict)."""
-        cdef unsigned int i
+        cdef unsigned int i = self.st.evhead
         out = {}
-        for key in self._evicting:
-            i = self._find(key, zc_hash(key))
-            out[key] = not (i and zc_N(&self.st, i).flags & ZC_F_EVICTING)
+        while i:
+            key = <object>zc_N(&self.st, i).key
+            out[key] = out.get(key, False) or bool(zc_N(&self.st, i).flags & ZC_F_CANCELLED)
+            i = zc_N(&self.st, i).evnext
         return out
 
     def _evicting_keys(self):
         """Keys whose on_evict callbacks are running (for Buffer.__len__)."""
-        return list(self._evicting)
+        cdef unsigned int i = self.st.evhead
+        out = []
+        while i:
+            out.append(<object>zc_N(&self.st, i).key)
+            i = zc_N(&self.st, i).evnext
+        return out
 
     @property
     def stats(self):
