@@ -58,3 +58,17 @@ def test_override_failure_with_heavy_key_evicts_the_rest():
     # the heavy key could not be spilled: the others were, to make room
     assert set(buf.fast) == {"big"}
     assert set(buf.slow) == {"a", "b"}
+
+
+def test_promotion_whose_slow_delete_fails_leaves_key_in_slow_only():
+    class StickySlow(dict):
+        def __delitem__(self, key):
+            raise OSError("read-only file system")
+
+    buf = Buffer({}, StickySlow(), 2)
+    dict.__setitem__(buf.slow, "a", 1)
+    with pytest.raises(OSError, match="read-only"):
+        buf["a"]
+    assert "a" not in buf.fast
+    assert dict(buf.slow) == {"a": 1}
+    assert len(buf) == 1

@@ -237,6 +237,11 @@ cdef class Buffer(ZictCore):
                     del self.slow[key]
                 except KeyError:
                     pass  # deleted from slow meanwhile: fast has it now
+                except BaseException:
+                    # slow could not let go (say, an unlink failed): leave the
+                    # key where it was rather than in both tiers
+                    self.fast.discard(key)
+                    raise
             self._misses += 1
             zn_addsub(&self._unspilled_weight, &self._unspilled_weight, &w, 1)
         finally:
