@@ -59,6 +59,7 @@ PYTEST_INI = textwrap.dedent(
     markers =
         stress: upstream stress tests
     asyncio_mode = strict
+    asyncio_default_fixture_loop_scope = function
     timeout = 180
     """
 )
