@@ -32,11 +32,35 @@ class AsyncBuffer(Buffer):
         :meth:`close`.
     nthreads: int
         Threads of the internal executor (default 1); ignored with ``executor``.
+
+    Examples
+    --------
+    Setting a key and :meth:`async_get` need a running event loop:
+
+    >>> import asyncio
+    >>> async def main():
+    ...     with AsyncBuffer({}, {}, n=2) as buf:
+    ...         buf["x"] = 1
+    ...         buf["y"] = 2
+    ...         buf["z"] = 3  # over n: "x" is spilled in a worker thread
+    ...         await asyncio.gather(*buf.futures)
+    ...         print(sorted(buf.fast), sorted(buf.slow))
+    ...         print(await buf.async_get(["x", "y"]))  # "x" read back in a thread
+    ...         print(sorted(buf.fast), sorted(buf.slow))
+    >>> asyncio.run(main())
+    ['y', 'z'] ['x']
+    {'x': 1, 'y': 2}
+    ['x', 'y'] ['z']
     """
 
+    #: Where slow I/O runs: the executor passed in, or the internal one (None
+    #: until first used, and again after :meth:`close`).
     executor: Executor | None
+    #: Threads of the internal executor; None when an executor was passed in.
     nthreads: int | None
+    #: The Futures of the reads and spills running in the executor.
     futures: set[asyncio.Future]
+    #: Each running spill's Future -> the total weight it spills down to.
     evicting: dict[asyncio.Future, float]
 
     def __init__(

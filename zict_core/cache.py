@@ -42,18 +42,38 @@ class Cache(ZictBase[KT, VT]):
 
     Examples
     --------
-    Keep the last 100 values read in memory:
+    Keep the last 100 values read or written in memory:
 
     >>> from zict_core import LRU, File
-    >>> d = Cache(File("mydir"), LRU(100, {}))  # doctest: +SKIP
+    >>> d = Cache(File("mydir"), LRU(100, {}))
+    >>> d["x"] = b"123"
+    >>> d.cache["x"], d.data["x"]  # written through, and kept in memory
+    (b'123', bytearray(b'123'))
+    >>> del d.cache["x"]  # the cache may drop a key at any time
+    >>> d["x"]  # then it is read from data, and cached again
+    bytearray(b'123')
+    >>> "x" in d.cache
+    True
 
     Read from disk unless the value is still alive elsewhere in the program:
 
-    >>> d = Cache(File("mydir"), WeakValueMapping())  # doctest: +SKIP
+    >>> import pickle
+    >>> from zict_core import Func
+    >>> d = Cache(Func(pickle.dumps, pickle.loads, File("spill")), WeakValueMapping())
+    >>> s = {1, 2, 3}
+    >>> d["s"] = s
+    >>> d["s"] is s  # s is alive: served from the cache
+    True
+    >>> del s
+    >>> d["s"]  # collected: unpickled from disk
+    {1, 2, 3}
     """
 
+    #: The mapping that holds every item.
     data: MutableMapping[KT, VT]
+    #: Copies of some values of :attr:`data`.
     cache: MutableMapping[KT, VT]
+    #: Whether a write also stores the value in :attr:`cache`.
     update_on_set: bool
     #: key -> version, renewed when a write of the key starts, when it ends and
     #: when a read fills the cache: a read or write may fill the cache only if
@@ -178,6 +198,18 @@ class WeakValueMapping(_WeakValueBase, ZictBase[KT, VT]):
 
     Meant as the ``cache`` of a :class:`Cache`: a value read from disk is reused
     for as long as something else in the program keeps it alive.
+
+    Examples
+    --------
+    >>> w = WeakValueMapping()
+    >>> s = {1, 2}
+    >>> w["s"] = s
+    >>> w["n"] = 42  # an int cannot be weakly referenced: not stored
+    >>> list(w)
+    ['s']
+    >>> del s  # the last reference: the item goes
+    >>> len(w)
+    0
     """
 
     def __init__(

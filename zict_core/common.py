@@ -35,6 +35,28 @@ class ZictBase(MutableMapping[KT, VT]):
     The compiled mappings (:class:`~zict_core.LRU`, :class:`~zict_core.Buffer`)
     cannot inherit from a Python class; they implement the same interface and are
     registered as virtual subclasses, so ``isinstance(x, ZictBase)`` holds for them.
+
+    Examples
+    --------
+    A mapping of one's own, with the lock, ``discard``, ``update`` and the
+    context manager of every zict_core mapping:
+
+    >>> from collections import UserDict
+    >>> class Counts(ZictBase, UserDict):
+    ...     def __init__(self):
+    ...         ZictBase.__init__(self)
+    ...         UserDict.__init__(self)
+    ...
+    ...     @locked  # the whole method holds self.lock
+    ...     def increment(self, key):
+    ...         self[key] = self.get(key, 0) + 1
+    >>> with Counts() as c:  # leaving the block calls c.close()
+    ...     c.increment("x")
+    ...     c.increment("x")
+    ...     c.discard("y")  # absent: nothing happens
+    ...     c.update({"y": 10}, z=20)
+    ...     print(dict(c))
+    {'x': 2, 'y': 10, 'z': 20}
     """
 
     lock: threading.RLock
@@ -95,7 +117,14 @@ class ZictBase(MutableMapping[KT, VT]):
 
 
 def close(*objs: Any) -> None:
-    """Call ``close()`` on each of *objs* that has one."""
+    """Call ``close()`` on each of *objs* that has one.
+
+    >>> import io
+    >>> f = io.BytesIO()
+    >>> close(f, {})  # a dict has no close(): skipped
+    >>> f.closed
+    True
+    """
     for obj in objs:
         if hasattr(obj, "close"):
             obj.close()
@@ -109,7 +138,14 @@ def flush(*objs: Any) -> None:
 
 
 def discard(m: MutableMapping[KT, VT], key: KT) -> None:
-    """Delete *key* from *m* if present; never calls ``m.__getitem__``."""
+    """Delete *key* from *m* if present; never calls ``m.__getitem__``.
+
+    >>> d = {"x": 1}
+    >>> discard(d, "x")
+    >>> discard(d, "x")
+    >>> d
+    {}
+    """
     try:
         del m[key]
     except KeyError:

@@ -187,18 +187,31 @@ class File(ZictBase[str, bytes]):
 
     Examples
     --------
-    >>> z = File("mydir")  # doctest: +SKIP
-    >>> z["x"] = b"123"  # doctest: +SKIP
-    >>> z["x"]  # doctest: +SKIP
+    >>> z = File("mydir")
+    >>> z["x"] = b"123"
+    >>> z["x"]
     bytearray(b'123')
-    >>> z["y"] = [b"123", b"4567"]  # doctest: +SKIP
-    >>> z["y"]  # doctest: +SKIP
+    >>> z["y"] = [b"123", b"4567"]  # written one piece after the other
+    >>> z["y"]
     bytearray(b'1234567')
+    >>> z.filenames
+    {'x': 'x#0', 'y': 'y#1'}
+    >>> z["x"] = b"abc"  # a new file, renamed into place once complete
+    >>> z.filenames
+    {'y': 'y#1', 'x': 'x#2'}
+    >>> sorted(os.listdir("mydir"))
+    ['x#2', 'y#1']
+    >>> File("mydir")["x"]  # an existing directory is adopted
+    bytearray(b'abc')
     """
 
+    #: The directory holding the files (as a str).
     directory: str
+    #: Whether values are read through a memory map.
     memmap: bool
+    #: ``"a"``, ``"w"`` or ``"r"``, as opened.
     mode: str
+    #: Whether each write is flushed to stable storage before it returns.
     fsync: bool
     #: key -> name of the file holding its value, relative to ``directory``
     filenames: dict[str, str]

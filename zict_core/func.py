@@ -41,8 +41,11 @@ class Func(ZictBase[KT, VT], Generic[KT, VT, WT]):
     b'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
     """
 
+    #: Applied to each value before it is stored in :attr:`d`.
     dump: Callable[[VT], WT]
+    #: Applied to each stored value when it is read back.
     load: Callable[[WT], VT]
+    #: The mapping that holds the dumped values.
     d: MutableMapping[KT, WT]
 
     def __init__(

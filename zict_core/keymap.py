@@ -43,7 +43,9 @@ class KeyMap(ZictBase[KT, VT], Generic[KT, JT, VT]):
     {1: '1'}
     """
 
+    #: Turns a key of this mapping into a key of :attr:`d`.
     fn: Callable[[KT], JT]
+    #: The mapping that holds the values, under the translated keys.
     d: MutableMapping[JT, VT]
     keymap: dict[KT, JT]
 

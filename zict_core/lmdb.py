@@ -63,14 +63,22 @@ class LMDB(ZictBase[str, bytes]):
 
     Examples
     --------
-    >>> z = LMDB("/tmp/somedir/")  # doctest: +SKIP
-    >>> z["x"] = b"123"  # doctest: +SKIP
-    >>> z["x"]  # doctest: +SKIP
-    b'123'
+    >>> z = LMDB("mydb")
+    >>> z["x"] = b"123"
+    >>> z.update({"y": b"4", "z": bytearray(b"56")})  # one transaction
+    >>> z["x"], sorted(z)
+    (b'123', ['x', 'y', 'z'])
+    >>> z.close()
+    >>> z["x"]
+    Traceback (most recent call last):
+      ...
+    OSError: [Errno 9] <LMDB: mydb, closed> is closed
     """
 
+    #: The database directory (as a str).
     directory: str
-    db: Any  # lmdb.Environment
+    #: The open ``lmdb.Environment``.
+    db: Any
 
     def __init__(self, directory: str | pathlib.Path, map_size: int | None = None):
         lmdb = _import_lmdb()

@@ -45,7 +45,9 @@ class Sieve(ZictBase[KT, VT], Generic[KT, VT, MKT]):
     (['a'], ['b'])
     """
 
+    #: ``{name: MutableMapping}``: where items can go.
     mappings: Mapping[MKT, MutableMapping[KT, VT]]
+    #: ``selector(key, value) -> name`` of the mapping that stores the item.
     selector: Callable[[KT, VT], MKT]
     key_to_mapping: dict[KT, MutableMapping[KT, VT]]
 

@@ -12,6 +12,17 @@ class InsertionSortedSet(MutableSet[T]):
 
     Re-adding a present element keeps its place. Equality ignores order and class:
     it compares contents with any other set-like. Safe to use from several threads.
+
+    Examples
+    --------
+    >>> s = InsertionSortedSet([3, 1, 2])
+    >>> s.add(1)  # already present: stays where it is
+    >>> s
+    InsertionSortedSet([3, 1, 2])
+    >>> s.popleft(), s.popright()
+    (3, 2)
+    >>> s == {1}
+    True
     """
 
     __slots__ = ("_d",)

@@ -42,14 +42,22 @@ class Zip(ZictBase[str, bytes]):
 
     Examples
     --------
-    >>> z = Zip("myfile.zip")  # doctest: +SKIP
-    >>> z["x"] = b"123"  # doctest: +SKIP
-    >>> z["x"]  # doctest: +SKIP
+    >>> z = Zip("myfile.zip")
+    >>> z["x"] = b"123"
+    >>> z["x"]
     b'123'
-    >>> z.flush()  # write the table of contents  # doctest: +SKIP
+    >>> z["x"] = b"456"
+    Traceback (most recent call last):
+      ...
+    NotImplementedError: Zip cannot overwrite 'x': the zip format cannot replace a member in place
+    >>> z.close()  # writes the table of contents
+    >>> zipfile.ZipFile("myfile.zip").namelist()
+    ['x']
     """
 
+    #: The archive's path, as passed in.
     filename: str | pathlib.Path
+    #: The mode passed in, or ``"closed"`` after :meth:`close`.
     mode: FileMode | Literal["closed"]
     _file: zipfile.ZipFile | None
 
