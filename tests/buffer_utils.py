@@ -46,8 +46,9 @@ class FaultDict(dict):
     The exceptions raised are kept in ``raised`` (to check identity).
     """
 
-    def __init__(self, *args: Any, exc: Callable[[], BaseException] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, exc: Callable[[], BaseException] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.exc = exc or (lambda: OSError(28, "No space left on device"))
         self.fail_set: set[Any] = set()

@@ -111,7 +111,9 @@ async def test_async_get_reads_slow_in_executor_thread(no_thread_leaks):
 
 
 @pytest.mark.asyncio
-async def test_async_get_missing_raise_is_immediate_and_reorders_nothing(no_thread_leaks):
+async def test_async_get_missing_raise_is_immediate_and_reorders_nothing(
+    no_thread_leaks,
+):
     buf, slow = spilled_buffer()
     with buf:
         order = list(buf.fast.order)

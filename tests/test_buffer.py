@@ -246,8 +246,9 @@ def test_several_callbacks_run_in_order_with_key_in_both_tiers():
     def back(k, v):
         seen.append(("back", k, v, k in buf.fast, k in buf.slow))
 
-    buf = Buffer({}, {}, 1, fast_to_slow_callbacks=[first, second],
-                 slow_to_fast_callbacks=[back])
+    buf = Buffer(
+        {}, {}, 1, fast_to_slow_callbacks=[first, second], slow_to_fast_callbacks=[back]
+    )
     buf["a"] = 1
     buf["b"] = 2
     assert seen == [("first", "a", 1, True, True), ("second", "a", 1)]
@@ -564,7 +565,10 @@ class PickleSlow(Func):
         except Exception as e:
             raise PickleFailure(key, e) from e
         assert key not in self.d, "Buffer overwrote a key in slow"
-        if self.max_bytes is not False and sum(self.sizes.values()) + len(blob) > self.max_bytes:
+        if (
+            self.max_bytes is not False
+            and sum(self.sizes.values()) + len(blob) > self.max_bytes
+        ):
             raise SpillLimit(key)
         self.d[key] = blob
         self.sizes[key] = len(blob)
@@ -581,8 +585,11 @@ def sizeof(key, value):
 class SpillLike(Buffer):
     def __init__(self, spill_directory, target, max_spill=False):
         self.before_init = "set before super().__init__"
-        slow = Cache(PickleSlow(spill_directory, max_spill), WeakValueMapping(),
-                     update_on_set=False)
+        slow = Cache(
+            PickleSlow(spill_directory, max_spill),
+            WeakValueMapping(),
+            update_on_set=False,
+        )
         super().__init__(fast={}, slow=slow, n=target, weight=sizeof)
         self.errors = []
         self.reads_from_memory = 0
@@ -777,7 +784,11 @@ def test_overrides_called_by_internal_paths():
     buf["c"] = 3
     assert buf.log == [("f2s", "a", 1)]
     assert buf["a"] == 1
-    assert buf.log == [("f2s", "a", 1), ("f2s", "b", 2), ("s2f", "a", 1)] or buf.log == [
+    assert buf.log == [
+        ("f2s", "a", 1),
+        ("f2s", "b", 2),
+        ("s2f", "a", 1),
+    ] or buf.log == [
         ("f2s", "a", 1),
         ("s2f", "a", 1),
         ("f2s", "b", 2),
@@ -951,8 +962,14 @@ def test_stats_is_an_immutable_snapshot_and_reset():
 
 def test_stats_fields_are_documented():
     doc = type(Buffer({}, {}, 1).stats).__doc__
-    for field in ("hits", "misses", "spills", "spill_failures", "spilled_weight",
-                  "unspilled_weight"):
+    for field in (
+        "hits",
+        "misses",
+        "spills",
+        "spill_failures",
+        "spilled_weight",
+        "unspilled_weight",
+    ):
         assert field in doc
 
 

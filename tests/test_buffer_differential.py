@@ -29,8 +29,11 @@ assert_real_zict(zict)
 KEYS = st.sampled_from(["a", "b", "c", "d", "e", "f", "g"])
 VALUES = st.integers(0, 9)
 # Most steps run without faults; some fail the i-th write (or callback) of the step.
-CUES = st.one_of(st.just(frozenset()), st.just(frozenset()),
-                 st.frozensets(st.integers(0, 2), min_size=1, max_size=2))
+CUES = st.one_of(
+    st.just(frozenset()),
+    st.just(frozenset()),
+    st.frozensets(st.integers(0, 2), min_size=1, max_size=2),
+)
 NS = st.one_of(st.integers(0, 14), st.sampled_from([2.5, 7.5, 30]))
 
 WEIGHTS = {
@@ -106,7 +109,11 @@ class Side:
         try:
             return ("ok", op(self.buf))
         except (KeyError, OSError, ValueError) as e:
-            return ("raised", type(e), str(e) if isinstance(e, (OSError, ValueError)) else None)
+            return (
+                "raised",
+                type(e),
+                str(e) if isinstance(e, (OSError, ValueError)) else None,
+            )
         finally:
             self.slow.arm(frozenset())
             self.cb.arm(frozenset())
@@ -161,7 +168,9 @@ class BufferDiff(RuleBasedStateMachine):
 
     @rule(key=KEYS, cue=CUES, cb_cue=CUES)
     def get(self, key, cue, cb_cue):
-        self.both(f"get {key} cue={set(cue)} cb={set(cb_cue)}", lambda b: b[key], cue, cb_cue)
+        self.both(
+            f"get {key} cue={set(cue)} cb={set(cb_cue)}", lambda b: b[key], cue, cb_cue
+        )
 
     @precondition(lambda self: len(self.ref.buf.slow) > 0)
     @rule(data=st.data(), cue=CUES)
@@ -209,7 +218,9 @@ class BufferDiff(RuleBasedStateMachine):
 
     @rule()
     def items(self):
-        self.both("items", lambda b: (list(b.items()), list(b.values()), list(b.keys())))
+        self.both(
+            "items", lambda b: (list(b.items()), list(b.values()), list(b.keys()))
+        )
 
     @rule(key=KEYS)
     def get_method(self, key):

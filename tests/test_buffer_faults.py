@@ -39,8 +39,14 @@ def assert_unlocked(buf, is_locked):
 
 
 # The ways a spill of the least recently used key ("a") can be triggered.
-TRIGGERS = ["set", "set_noevict+evict", "evict_until_below_target", "fast.evict",
-            "promotion", "update"]
+TRIGGERS = [
+    "set",
+    "set_noevict+evict",
+    "evict_until_below_target",
+    "fast.evict",
+    "promotion",
+    "update",
+]
 
 
 def make_full(buf):
@@ -176,7 +182,7 @@ class Unpicklable:
 
 @pytest.mark.parametrize(
     "make_bad",
-    [lambda: (lambda: 1), threading.Lock, Unpicklable],
+    [lambda: lambda: 1, threading.Lock, Unpicklable],
     ids=["lambda", "lock", "reduce-raises"],
 )
 @pytest.mark.parametrize("how", ["set", "evict_until_below_target", "fast.evict"])
@@ -216,8 +222,12 @@ def test_pickling_error_on_heavy_key():
     # A key heavier than n that cannot be pickled: it stays in fast, and the
     # LRU evicts the other keys instead to make room.
     inner = {}
-    buf = Buffer({}, Func(pickle.dumps, pickle.loads, inner), 5,
-                 weight=lambda k, v: 9 if k == "bad" else v)
+    buf = Buffer(
+        {},
+        Func(pickle.dumps, pickle.loads, inner),
+        5,
+        weight=lambda k, v: 9 if k == "bad" else v,
+    )
     buf["x"] = 1
     buf["y"] = 2
     bad = threading.Lock()

@@ -570,7 +570,7 @@ class History:
         completed version and ended when `hi` had started."""
         with self.lock:
             ops = [("del", None)] + self.ops[key]
-        return ops[lo:hi + 1]
+        return ops[lo : hi + 1]
 
     def final(self):
         """key -> last value, for keys whose last completed op is a write."""
@@ -609,8 +609,19 @@ def check_quiescent(buf, slow, hist, keys):
     check_consistent(buf)
 
 
-def run_stress(seed, *, readers, writers, deleters, evictors, nkeys, check_reads,
-               p_fail=0.05, seconds=STRESS_SECONDS, rounds=6):
+def run_stress(
+    seed,
+    *,
+    readers,
+    writers,
+    deleters,
+    evictors,
+    nkeys,
+    check_reads,
+    p_fail=0.05,
+    seconds=STRESS_SECONDS,
+    rounds=6,
+):
     """Threads hammer one Buffer for `seconds`, in `rounds`: after each round
     every thread is joined and the quiescent invariants are checked.
 
@@ -702,9 +713,11 @@ def run_stress(seed, *, readers, writers, deleters, evictors, nkeys, check_reads
                 # it is not
                 allowed = [*allowed, ("del", None)]
             if outcome not in allowed:
-                errors.append(AssertionError(
-                    f"read of {key} gave {outcome}, allowed {allowed} (versions {lo}..{hi})"
-                ))
+                errors.append(
+                    AssertionError(
+                        f"read of {key} gave {outcome}, allowed {allowed} (versions {lo}..{hi})"
+                    )
+                )
                 stop.set()
         time.sleep(0.0001)
 
@@ -753,8 +766,15 @@ def run_stress(seed, *, readers, writers, deleters, evictors, nkeys, check_reads
 @pytest.mark.timeout(120)
 def test_stress_tiers_consistent(seed):
     # reads are checked for stale values here (KeyError has its own test)
-    buf, counts = run_stress(seed, readers=2, writers=2, deleters=1, evictors=2,
-                             nkeys=16, check_reads="values")
+    buf, counts = run_stress(
+        seed,
+        readers=2,
+        writers=2,
+        deleters=1,
+        evictors=2,
+        nkeys=16,
+        check_reads="values",
+    )
     assert counts["dels"] > 0 and counts["evicts"] > 0
     assert buf.stats.spills > 0 and buf.stats.misses > 0
     assert buf.stats.spill_failures > 0
@@ -766,8 +786,16 @@ def test_stress_reads_see_latest_completed_write(seed):
     # few keys, many readers: reads racing with writes, deletes, spills and
     # restores of the very same keys; a read of a key that exists, with no
     # write of it in flight, must not raise KeyError
-    run_stress(seed, readers=3, writers=2, deleters=1, evictors=1, nkeys=6,
-               check_reads="all", rounds=3)
+    run_stress(
+        seed,
+        readers=3,
+        writers=2,
+        deleters=1,
+        evictors=1,
+        nkeys=6,
+        check_reads="all",
+        rounds=3,
+    )
 
 
 @pytest.mark.stress
