@@ -42,6 +42,7 @@ class ZictBase(MutableMapping[KT, VT]):
     context manager of every zict_core mapping:
 
     >>> from collections import UserDict
+    >>> from zict_core.common import ZictBase, locked
     >>> class Counts(ZictBase, UserDict):
     ...     def __init__(self):
     ...         ZictBase.__init__(self)
@@ -120,6 +121,7 @@ def close(*objs: Any) -> None:
     """Call ``close()`` on each of *objs* that has one.
 
     >>> import io
+    >>> from zict_core.common import close
     >>> f = io.BytesIO()
     >>> close(f, {})  # a dict has no close(): skipped
     >>> f.closed
@@ -140,6 +142,7 @@ def flush(*objs: Any) -> None:
 def discard(m: MutableMapping[KT, VT], key: KT) -> None:
     """Delete *key* from *m* if present; never calls ``m.__getitem__``.
 
+    >>> from zict_core.common import discard
     >>> d = {"x": 1}
     >>> discard(d, "x")
     >>> discard(d, "x")

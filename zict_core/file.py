@@ -199,6 +199,7 @@ class File(ZictBase[str, bytes]):
     >>> z["x"] = b"abc"  # a new file, renamed into place once complete
     >>> z.filenames
     {'y': 'y#1', 'x': 'x#2'}
+    >>> import os
     >>> sorted(os.listdir("mydir"))
     ['x#2', 'y#1']
     >>> File("mydir")["x"]  # an existing directory is adopted

@@ -51,7 +51,9 @@ class Zip(ZictBase[str, bytes]):
       ...
     NotImplementedError: Zip cannot overwrite 'x': the zip format cannot replace a member in place
     >>> z.close()  # writes the table of contents
-    >>> zipfile.ZipFile("myfile.zip").namelist()
+    >>> import zipfile
+    >>> with zipfile.ZipFile("myfile.zip") as archive:
+    ...     archive.namelist()
     ['x']
     """
 
