@@ -11,12 +11,14 @@ manager protocol, closing on deletion) plus the ``MutableMapping`` mixin methods
 since an extension type cannot inherit from a Python class.
 """
 
+import sys
 from collections.abc import ItemsView, KeysView, Mapping, ValuesView
 from itertools import chain
 from types import GenericAlias
 
 
 cdef object _missing = object()
+cdef object _is_finalizing = sys.is_finalizing
 
 
 cdef class RLock:
@@ -209,5 +211,11 @@ cdef class ZictCore:
         self.close()
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:
+            # At interpreter shutdown, what close() needs may already be gone;
+            # there is nothing left to release then, and nowhere to report.
+            if not _is_finalizing():
+                raise
 

@@ -23,7 +23,12 @@ from zict_core._lru cimport LRU, zc_num
 
 from zict_core._base import new_instance
 from zict_core._lru import _default_weight
-from zict_core.common import close as _close, flush as _flush
+from zict_core.common import close as _close_py, flush as _flush_py
+
+# C-level references: they outlive the module dict, which the interpreter may
+# clear at shutdown before a Buffer still alive is finalised.
+cdef object _close = _close_py
+cdef object _flush = _flush_py
 
 
 cdef extern from "zc_compat.h":
