@@ -54,7 +54,9 @@ BufferStats.__doc__ = """Counters of a :class:`Buffer` since creation or ``reset
 hits: reads served by the fast tier.
 misses: reads served by the slow tier (the key is promoted to fast unless it is
     heavier than ``n``).
-spills: keys moved from fast to slow (``fast_to_slow`` completed).
+spills: keys moved from fast to slow: evictions of fast that completed (the
+    write to slow and the callbacks succeeded, and no other thread replaced or
+    deleted the key meanwhile); equal to ``fast.stats.evictions``.
 spill_failures: ``fast_to_slow`` calls that raised (the key stayed in fast).
 spilled_weight: total weight of the keys spilled.
 unspilled_weight: total weight of the keys read back from slow.
@@ -120,8 +122,8 @@ cdef class Buffer(ZictCore):
     cdef dict _restores  # key -> _Restore of the reads in progress
     cdef bint _virtual_s2f
     cdef bint _virtual_evict
-    cdef public unsigned long long _hits, _misses, _spills, _spill_failures
-    cdef zc_num _spilled_weight, _unspilled_weight
+    cdef public unsigned long long _hits, _misses, _spill_failures
+    cdef zc_num _unspilled_weight
     cdef object __weakref__
     cdef dict __dict__
 
@@ -129,11 +131,9 @@ cdef class Buffer(ZictCore):
         self._restores = {}
         self._f2s = []
         self._s2f = []
-        zn_set_int(&self._spilled_weight, 0)
         zn_set_int(&self._unspilled_weight, 0)
 
     def __dealloc__(self):
-        zn_clear(&self._spilled_weight)
         zn_clear(&self._unspilled_weight)
 
     def __init__(self, fast, slow, n, weight=_default_weight,
@@ -290,22 +290,12 @@ cdef class Buffer(ZictCore):
             except KeyError:
                 pass
             raise
-        self._spills += 1
-        self.fast._add_weight_of(key, &self._spilled_weight)
 
     def _cancel_evict(self, key, value):
-        cdef zc_num w
         # on_cancel_evict of fast: the key was deleted or replaced while it was
-        # being written to slow; remove what was written, and take back the
-        # spill that fast_to_slow counted.
+        # being written to slow; remove what was written.
         self._acquire()
         try:
-            self._spills -= 1
-            self.fast._weigh(key, value, &w)
-            try:
-                zn_addsub(&self._spilled_weight, &self._spilled_weight, &w, -1)
-            finally:
-                zn_clear(&w)
             try:
                 del self.slow[key]
             except KeyError:
@@ -493,16 +483,17 @@ cdef class Buffer(ZictCore):
         return BufferStats(
             self._hits,
             self._misses,
-            self._spills,
+            # a spill is an eviction of fast that completed (its write to slow
+            # succeeded and no other thread replaced the key meanwhile)
+            self.fast._evictions,
             self._spill_failures,
-            zn_to_obj(&self._spilled_weight),
+            zn_to_obj(&self.fast._evicted_weight),
             zn_to_obj(&self._unspilled_weight),
         )
 
     def reset_stats(self):
         """Zero the counters of :attr:`stats` (and of ``fast.stats``)."""
-        self._hits = self._misses = self._spills = self._spill_failures = 0
-        zn_clear(&self._spilled_weight)
+        self._hits = self._misses = self._spill_failures = 0
         zn_clear(&self._unspilled_weight)
         self.fast.reset_stats()
 

@@ -38,6 +38,7 @@ cdef class LRU(ZictCore):
     cdef zc_num _offset
     cdef zc_num _total
     cdef zc_num _inflight
+    cdef zc_num _evicted_weight  # total weight of completed evictions (Buffer: spilled)
     cdef object _weight
     cdef bint _unit_weight
     cdef object _on_evict
@@ -65,7 +66,6 @@ cdef class LRU(ZictCore):
     cdef object _get(self, object key)
     @cython.final
     cdef object _get_or(self, object key, object default, bint count)
-    cdef int _add_weight_of(self, object key, zc_num *acc) except -1
     @cython.final
     cdef object _peek(self, object key, Py_hash_t h)
     cdef int _set_noevict(self, object key, object value) except -1

@@ -175,6 +175,7 @@ cdef class LRU(ZictCore):
         zn_set_int(&self._offset, 0)
         zn_set_int(&self._total, 0)
         zn_set_int(&self._inflight, 0)
+        zn_set_int(&self._evicted_weight, 0)
         self._d = {}
         self._d_is_dict = True
         self._weight = _default_weight
@@ -189,6 +190,7 @@ cdef class LRU(ZictCore):
         zn_clear(&self._offset)
         zn_clear(&self._total)
         zn_clear(&self._inflight)
+        zn_clear(&self._evicted_weight)
 
     def __init__(self, n, d, *, on_evict=None, on_cancel_evict=None,
                  weight=_default_weight):
@@ -328,15 +330,6 @@ cdef class LRU(ZictCore):
         finally:
             self._release()
         return value
-
-    cdef int _add_weight_of(self, object key, zc_num *acc) except -1:
-        """*acc += weight of key (nothing if key is absent)."""
-        cdef zc_num w
-        cdef unsigned int i = self._find(key, zc_hash(key))
-        if i:
-            zc_weight_get(&self.st, i, &w)
-            zn_addsub(acc, acc, &w, 1)
-        return 0
 
     def __getitem__(self, key):
         """``d[key]``, making *key* the most recently used."""
@@ -599,6 +592,7 @@ cdef class LRU(ZictCore):
             zc_weight_get(&self.st, i, &w)
             result = (key, value, zn_to_obj(&w)) if want_result else None
             zn_addsub(&self._total, &self._total, &w, -1)
+            zn_addsub(&self._evicted_weight, &self._evicted_weight, &w, 1)
             zc_remove(&self.st, i, &k1, &w1)
             self._evictions += 1
             return result
@@ -843,6 +837,7 @@ cdef class LRU(ZictCore):
     def reset_stats(self):
         """Zero the counters of :attr:`stats`."""
         self._hits = self._misses = self._evictions = 0
+        zn_clear(&self._evicted_weight)
 
     def _nbytes(self):
         """Bytes of C memory held by the ordering/weights store (not by d)."""
