@@ -27,8 +27,8 @@ from zict_core.utils import InsertionSortedSet
 from zict_core.zip import Zip
 
 __all__ = [
-    "LRU",
     "LMDB",
+    "LRU",
     "AsyncBuffer",
     "Buffer",
     "Cache",

@@ -51,15 +51,23 @@ BufferStats = namedtuple(
 )
 BufferStats.__doc__ = """Counters of a :class:`Buffer` since creation or ``reset_stats()``.
 
-hits: reads served by the fast tier.
-misses: reads served by the slow tier (the key is promoted to fast unless it is
+Attributes
+----------
+hits : int
+    Reads served by the fast tier.
+misses : int
+    Reads served by the slow tier (the key is promoted to fast unless it is
     heavier than ``n``).
-spills: keys moved from fast to slow: evictions of fast that completed (the
-    write to slow and the callbacks succeeded, and no other thread replaced or
-    deleted the key meanwhile); equal to ``fast.stats.evictions``.
-spill_failures: ``fast_to_slow`` calls that raised (the key stayed in fast).
-spilled_weight: total weight of the keys spilled.
-unspilled_weight: total weight of the keys read back from slow.
+spills : int
+    Keys moved from fast to slow: evictions of fast that completed (the write to
+    slow and the callbacks succeeded, and no other thread replaced or deleted the
+    key meanwhile); equal to ``fast.stats.evictions``.
+spill_failures : int
+    ``fast_to_slow`` calls that raised (the key stayed in fast).
+spilled_weight : number
+    Total weight of the keys spilled.
+unspilled_weight : number
+    Total weight of the keys read back from slow.
 """
 
 
@@ -458,6 +466,7 @@ cdef class Buffer(ZictCore):
 
     @property
     def fast_to_slow_callbacks(self):
+        """List of ``f(key, value)`` run after a key was written to slow."""
         return self._f2s
 
     @fast_to_slow_callbacks.setter
@@ -466,6 +475,7 @@ cdef class Buffer(ZictCore):
 
     @property
     def slow_to_fast_callbacks(self):
+        """List of ``f(key, value)`` run after a key was read back from slow."""
         return self._s2f
 
     @slow_to_fast_callbacks.setter
@@ -479,7 +489,7 @@ cdef class Buffer(ZictCore):
 
     @property
     def stats(self):
-        """:class:`BufferStats` snapshot of this Buffer's counters."""
+        """The counters as a :class:`BufferStats` snapshot."""
         return BufferStats(
             self._hits,
             self._misses,
@@ -506,9 +516,11 @@ cdef class Buffer(ZictCore):
         return self.__str__()
 
     def flush(self):
+        """Flush both tiers if they support it."""
         _flush(self.fast, self.slow)
 
     def close(self):
+        """Close both tiers (and stop any eviction loop of fast)."""
         _close(self.fast, self.slow)
 
     def __reduce__(self):

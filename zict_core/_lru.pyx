@@ -97,10 +97,15 @@ def _default_weight(key, value):
 LRUStats = namedtuple("LRUStats", ["hits", "misses", "evictions"], module="zict_core.lru")
 LRUStats.__doc__ = """Counters of an :class:`LRU` since creation or ``reset_stats()``.
 
-hits: ``lru[key]`` calls that found the key.
-misses: ``lru[key]`` calls that raised KeyError.
-evictions: keys that left through :meth:`LRU.evict` (explicit or automatic),
-    callbacks included; cancelled or failed evictions are not counted.
+Attributes
+----------
+hits : int
+    ``lru[key]`` calls that found the key.
+misses : int
+    ``lru[key]`` calls that raised KeyError.
+evictions : int
+    Keys that left through :meth:`LRU.evict` (explicit or automatic), callbacks
+    included; cancelled or failed evictions are not counted.
 """
 
 
@@ -831,7 +836,7 @@ cdef class LRU(ZictCore):
 
     @property
     def stats(self):
-        """:class:`LRUStats` snapshot: hits, misses, evictions."""
+        """The counters as an :class:`LRUStats` snapshot (hits, misses, evictions)."""
         return LRUStats(self._hits, self._misses, self._evictions)
 
     def reset_stats(self):
@@ -854,6 +859,7 @@ cdef class LRU(ZictCore):
         return self.__str__()
 
     def flush(self):
+        """Flush ``d`` if it supports it."""
         _flush_all(self._d)
 
     def close(self):
@@ -1018,6 +1024,9 @@ class HeavyView(_HeavyViewBase, Set):
 
 
 cdef class _WeightsViewBase(_LRUView):
+    def __repr__(self):
+        return f"{type(self).__name__}({dict(self.items())!r})"
+
     def __getitem__(self, key):
         cdef unsigned int i = self.lru._find(key, zc_hash(key))
         if i == 0:
