@@ -101,34 +101,9 @@ def _strip_embedded_signature(
         del lines[: 2 if len(lines) > 1 else 1]
 
 
-# The docstrings of the LRUStats/BufferStats named tuples list their fields as
-# "name: text" lines with indented continuations, which reST reads as a paragraph
-# followed by an unexpected indentation (an error). Turn those lines into a
-# definition list: the field name as the term, its text as the definition.
-_FIELD = re.compile(r"^(\w+): (.+)$")
-
-
-def _fields_as_definitions(
-    app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
-) -> None:
-    if not name.endswith("Stats") or what != "class":
-        return
-    out: list[str] = []
-    for line in lines:
-        match = _FIELD.match(line)
-        if match:
-            if out and out[-1]:
-                out.append("")
-            out += [f"``{match[1]}``", f"    {match[2]}"]
-        else:
-            out.append(line)
-    lines[:] = out
-
-
 def setup(app: Any) -> None:
     app.connect("autodoc-process-signature", _fix_signature)
     app.connect("autodoc-process-docstring", _strip_embedded_signature)
-    app.connect("autodoc-process-docstring", _fields_as_definitions)
 
 
 # ------------------------------------------------------------------- doctest
