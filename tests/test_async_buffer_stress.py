@@ -122,7 +122,9 @@ def test_async_buffer_loop_and_threads(seed):
                 if not f.cancelled() and f.exception() is not None:
                     assert isinstance(f.exception(), OSError), f.exception()
 
-    threads = [threading.Thread(target=thread_work, args=(i,), daemon=True) for i in range(3)]
+    threads = [
+        threading.Thread(target=thread_work, args=(i,), daemon=True) for i in range(3)
+    ]
     for t in threads:
         t.start()
     try:
