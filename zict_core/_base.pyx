@@ -218,4 +218,3 @@ cdef class ZictCore:
             # there is nothing left to release then, and nowhere to report.
             if not _is_finalizing():
                 raise
-

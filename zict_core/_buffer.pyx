@@ -46,10 +46,17 @@ cdef extern from "zc_num.h":
 #: Snapshot of a Buffer's counters (see :attr:`Buffer.stats`).
 BufferStats = namedtuple(
     "BufferStats",
-    ["hits", "misses", "spills", "spill_failures", "spilled_weight", "unspilled_weight"],
+    [
+        "hits",
+        "misses",
+        "spills",
+        "spill_failures",
+        "spilled_weight",
+        "unspilled_weight",
+    ],
     module="zict_core.buffer",
 )
-BufferStats.__doc__ = """Counters of a :class:`Buffer` since creation or ``reset_stats()``.
+BufferStats.__doc__ = """Counters of a :class:`Buffer` since creation or reset.
 
 Attributes
 ----------
@@ -169,11 +176,12 @@ cdef class Buffer(ZictCore):
         # Internal paths call Python overrides of these (dask subclasses Buffer);
         # a plain Buffer stays in C.
         cls = type(self)
-        self._virtual_s2f = cls is not Buffer and cls.slow_to_fast is not Buffer.slow_to_fast
+        self._virtual_s2f = cls is not Buffer and (
+            cls.slow_to_fast is not Buffer.slow_to_fast
+        )
         self._virtual_evict = cls is not Buffer and (
             cls.evict_until_below_target is not Buffer.evict_until_below_target
         )
-
 
     cdef inline int _cancel_restores(self, object key) except -1:
         cdef _Restore r
@@ -543,9 +551,6 @@ cdef class Buffer(ZictCore):
         self._set_virtual()
         if state["dict"]:
             getattr(self, "__dict__").update(state["dict"])
-
-
-
 
 
 cdef list _callbacks(object cbs, str what):

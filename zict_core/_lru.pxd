@@ -52,35 +52,58 @@ cdef class LRU(ZictCore):
     cdef dict __dict__
 
     cdef int _adopt(self, object key, object value) except -1
+
     @cython.final
     cdef int _weigh(self, object key, object value, zc_num *w) except -1
+
     cdef object _node_weight(self, unsigned int i)
+
     @cython.final
     cdef int _d_set(self, object key, Py_hash_t h, object value) except -1
+
     @cython.final
     cdef int _d_del(self, object key, Py_hash_t h) except -1
+
     @cython.final
     cdef unsigned int _find(self, object key, Py_hash_t h) except? 0xFFFFFFFF
+
     cdef object _view(self, int which)
+
     @cython.final
     cdef object _get(self, object key)
+
     @cython.final
     cdef object _get_or(self, object key, object default, bint count)
+
     @cython.final
     cdef object _peek(self, object key, Py_hash_t h)
+
     cdef int _set_noevict(self, object key, object value) except -1
+
     @cython.final
     cdef int _insert(self, object key, Py_hash_t h, object value, zc_num *w) except -1
+
     cdef tuple _evict(self, object key)
+
     @cython.final
     cdef tuple _evict_at(self, unsigned int i, bint want_result)
+
     cdef int _total_after(self, unsigned int old, zc_num *w, zc_num *out) except -1
+
     cdef int _evict_until_below(self, object n) except -1
+
     cdef int _over_target(self, object n) except -1
+
     cdef unsigned int _victim(self, bint skip_inflight)
+
     cdef int _evict_step(self) except -1
+
     cdef bint _busy(self, unsigned int i)
+
     cdef bint _is_evicting(self, object key) except -1
+
     cdef int _retire(self, unsigned int i, PyObject **k, PyObject **wo) except -1
+
     cdef int _after_set(self, object key) except -1
+
     cdef int _heavy_fallback(self, object key) except -1

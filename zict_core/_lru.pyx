@@ -12,7 +12,6 @@ from collections.abc import Mapping, Set
 
 from cpython.object cimport (
     PyObject,
-    PyObject_Hash,
     PyTypeObject,
     inquiry,
     traverseproc,
@@ -24,7 +23,6 @@ cdef extern from "Python.h":
     Py_ssize_t PyDict_GET_SIZE(object d)
 
 from zict_core._base cimport (
-    RLock,
     ZictCore,
     as_callbacks,
     zc_rlock_reacquire,
@@ -32,7 +30,9 @@ from zict_core._base cimport (
 )
 
 from zict_core._base import new_instance
-from zict_core.common import close as _close, flush as _flush, nodefault as _nodefault_py
+from zict_core.common import close as _close
+from zict_core.common import flush as _flush
+from zict_core.common import nodefault as _nodefault_py
 
 
 cdef extern from "zc_compat.h":
@@ -65,7 +65,9 @@ cdef extern from "zc_store.h":
     size_t zc_store_nbytes(const zc_store *s)
     zc_node *zc_N(const zc_store *s, unsigned int i)
     unsigned int zc_lookup(zc_store *s, object key, Py_hash_t hash) except? 0xFFFFFFFF
-    unsigned int zc_prepare(zc_store *s, object key, Py_hash_t hash, const zc_num *w, int heavy)
+    unsigned int zc_prepare(
+        zc_store *s, object key, Py_hash_t hash, const zc_num *w, int heavy
+    )
     void zc_unprepare(zc_store *s, unsigned int i, PyObject **key_out, PyObject **w_out)
     void zc_link(zc_store *s, unsigned int i, int heavy)
     void zc_remove(zc_store *s, unsigned int i, PyObject **key_out, PyObject **w_out)
@@ -94,7 +96,9 @@ def _default_weight(key, value):
 
 
 #: Snapshot of an LRU's counters (see :attr:`LRU.stats`).
-LRUStats = namedtuple("LRUStats", ["hits", "misses", "evictions"], module="zict_core.lru")
+LRUStats = namedtuple(
+    "LRUStats", ["hits", "misses", "evictions"], module="zict_core.lru"
+)
 LRUStats.__doc__ = """Counters of an :class:`LRU` since creation or ``reset_stats()``.
 
 Attributes
@@ -300,7 +304,6 @@ cdef class LRU(ZictCore):
         """Node index of key, 0 if absent (raises if a key's __eq__ raised)."""
         return zc_lookup(&self.st, key, h)
 
-
     # ---------------------------------------------------------------- mapping API
 
     cdef object _get(self, object key):
@@ -416,7 +419,7 @@ cdef class LRU(ZictCore):
 
     cdef int _insert(self, object key, Py_hash_t h, object value, zc_num *w) except -1:
         """Store key -> value with the weight *w already computed (borrowed)."""
-        cdef zc_num oldw, total
+        cdef zc_num total
         cdef unsigned int i, old
         cdef PyObject *k1 = NULL
         cdef PyObject *w1 = NULL
@@ -821,7 +824,8 @@ cdef class LRU(ZictCore):
         out = {}
         while i:
             key = <object>zc_N(&self.st, i).key
-            out[key] = out.get(key, False) or bool(zc_N(&self.st, i).flags & ZC_F_CANCELLED)
+            cancelled = bool(zc_N(&self.st, i).flags & ZC_F_CANCELLED)
+            out[key] = out.get(key, False) or cancelled
             i = zc_N(&self.st, i).evnext
         return out
 
@@ -900,9 +904,14 @@ cdef class LRU(ZictCore):
         cdef Py_hash_t h
         if self.st.used:
             raise RuntimeError("__setstate__ on a non-empty LRU")
-        LRU.__init__(self, state["n"], {}, on_evict=state["on_evict"],
-                      on_cancel_evict=state["on_cancel_evict"],
-                      weight=state["weight"])
+        LRU.__init__(
+            self,
+            state["n"],
+            {},
+            on_evict=state["on_evict"],
+            on_cancel_evict=state["on_cancel_evict"],
+            weight=state["weight"],
+        )
         self._d = state["d"]
         self._d_is_dict = type(self._d) is dict
         self.offset = state["offset"]
@@ -934,9 +943,6 @@ cdef extern from "zc_store.h":
 
 cdef int _heavy_add(LRU lru, unsigned int i) except -1:
     return zc_heavy_add(&lru.st, i)
-
-
-
 
 
 # --------------------------------------------------------------------- views
