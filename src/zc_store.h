@@ -29,6 +29,37 @@
 #define ZC_CHUNK_SIZE (1u << ZC_CHUNK_SHIFT)
 #define ZC_CHUNK_MASK (ZC_CHUNK_SIZE - 1u)
 
+/* Chunk sizes grow so that a small LRU stays small: chunks 0..6 hold the nodes
+ * [0,16), [16,32), [32,64), ..., [512,1024); from then on chunk 6+k holds
+ * [1024k, 1024(k+1)). Returns the chunk of node i and its offset in it. */
+static inline uint32_t zc_chunk_of(uint32_t i, uint32_t *off) {
+    uint32_t b;
+    if (i >= ZC_CHUNK_SIZE) {
+        *off = i & ZC_CHUNK_MASK;
+        return (i >> ZC_CHUNK_SHIFT) + 6;
+    }
+    if (i < 16) {
+        *off = i;
+        return 0;
+    }
+#if defined(_MSC_VER) && !defined(__clang__)
+    {
+        unsigned long idx;
+        _BitScanReverse(&idx, i);
+        b = (uint32_t)idx;
+    }
+#else
+    b = 31u - (uint32_t)__builtin_clz(i); /* 4..9 */
+#endif
+    *off = i - (1u << b);
+    return b - 3;
+}
+
+/* Number of nodes chunk c holds. */
+static inline uint32_t zc_chunk_len(uint32_t c) {
+    return c == 0 ? 16u : c <= 6 ? (8u << c) : ZC_CHUNK_SIZE;
+}
+
 /* node flags */
 #define ZC_W_UNIT 0u        /* weight is the int 1 */
 #define ZC_W_INT 1u
@@ -58,7 +89,7 @@ typedef struct {
 } zc_ext;
 
 typedef struct {
-    zc_node *nodes;  /* ZC_CHUNK_SIZE nodes */
+    zc_node *nodes;  /* zc_chunk_len(c) nodes */
     zc_ext *ext;     /* NULL until a node of this chunk needs it */
 } zc_chunk;
 
@@ -79,26 +110,29 @@ typedef struct {
 } zc_store;
 
 static inline zc_node *zc_N(const zc_store *s, uint32_t i) {
-    return &s->chunks[i >> ZC_CHUNK_SHIFT].nodes[i & ZC_CHUNK_MASK];
+    uint32_t off, c = zc_chunk_of(i, &off);
+    return &s->chunks[c].nodes[off];
 }
 
 /* The side table entry of node i; NULL if not allocated (then the node has a
  * unit weight and is not heavy). */
 static inline zc_ext *zc_X(const zc_store *s, uint32_t i) {
-    zc_ext *e = s->chunks[i >> ZC_CHUNK_SHIFT].ext;
-    return e ? &e[i & ZC_CHUNK_MASK] : NULL;
+    uint32_t off, c = zc_chunk_of(i, &off);
+    zc_ext *e = s->chunks[c].ext;
+    return e ? &e[off] : NULL;
 }
 
 static inline zc_ext *zc_X_alloc(zc_store *s, uint32_t i) {
-    zc_chunk *c = &s->chunks[i >> ZC_CHUNK_SHIFT];
+    uint32_t off, ci = zc_chunk_of(i, &off);
+    zc_chunk *c = &s->chunks[ci];
     if (c->ext == NULL) {
-        c->ext = (zc_ext *)PyMem_Calloc(ZC_CHUNK_SIZE, sizeof(zc_ext));
+        c->ext = (zc_ext *)PyMem_Calloc(zc_chunk_len(ci), sizeof(zc_ext));
         if (c->ext == NULL) {
             PyErr_NoMemory();
             return NULL;
         }
     }
-    return &c->ext[i & ZC_CHUNK_MASK];
+    return &c->ext[off];
 }
 
 #define ZC_MIN_SLOTS 8
@@ -169,7 +203,7 @@ static inline int zc_weight_set(zc_store *s, uint32_t i, const zc_num *w) {
 
 /* A fresh node index with all fields zeroed (key NULL). 0 with MemoryError. */
 static inline uint32_t zc_node_alloc(zc_store *s) {
-    uint32_t i;
+    uint32_t i, off;
     if (s->free_head) {
         i = s->free_head;
         s->free_head = zc_N(s, i)->next;
@@ -179,7 +213,7 @@ static inline uint32_t zc_node_alloc(zc_store *s) {
             return 0;
         }
         i = s->fresh;
-        if ((i >> ZC_CHUNK_SHIFT) >= s->nchunks) {
+        if (zc_chunk_of(i, &off) >= s->nchunks) {
             if (s->nchunks == s->chunks_cap) {
                 uint32_t cap = s->chunks_cap ? s->chunks_cap * 2 : 4;
                 zc_chunk *c = (zc_chunk *)PyMem_Realloc(s->chunks, cap * sizeof(zc_chunk));
@@ -191,7 +225,7 @@ static inline uint32_t zc_node_alloc(zc_store *s) {
                 s->chunks_cap = cap;
             }
             s->chunks[s->nchunks].nodes =
-                (zc_node *)PyMem_Calloc(ZC_CHUNK_SIZE, sizeof(zc_node));
+                (zc_node *)PyMem_Calloc(zc_chunk_len(s->nchunks), sizeof(zc_node));
             s->chunks[s->nchunks].ext = NULL;
             if (s->chunks[s->nchunks].nodes == NULL) {
                 PyErr_NoMemory();
@@ -464,11 +498,12 @@ static inline void zc_remove(zc_store *s, uint32_t i, PyObject **key_out, PyObje
 static inline void zc_chunks_release(zc_chunk *chunks, uint32_t nchunks, uint32_t fresh) {
     uint32_t i;
     for (i = 1; i < fresh; i++) {
-        zc_node *n = &chunks[i >> ZC_CHUNK_SHIFT].nodes[i & ZC_CHUNK_MASK];
-        zc_ext *e = chunks[i >> ZC_CHUNK_SHIFT].ext;
+        uint32_t off, c = zc_chunk_of(i, &off);
+        zc_node *n = &chunks[c].nodes[off];
+        zc_ext *e = chunks[c].ext;
         if (n->key != NULL) {
             if (e && (n->flags & ZC_F_WKIND) == ZC_W_OBJ) {
-                Py_CLEAR(e[i & ZC_CHUNK_MASK].w.o);
+                Py_CLEAR(e[off].w.o);
             }
             Py_CLEAR(n->key);
         }
@@ -528,8 +563,8 @@ static inline size_t zc_store_nbytes(const zc_store *s) {
     size_t b = (s->mask + 1) * sizeof(uint32_t) + s->chunks_cap * sizeof(zc_chunk);
     uint32_t c;
     for (c = 0; c < s->nchunks; c++) {
-        b += ZC_CHUNK_SIZE * sizeof(zc_node);
-        if (s->chunks[c].ext) b += ZC_CHUNK_SIZE * sizeof(zc_ext);
+        b += zc_chunk_len(c) * sizeof(zc_node);
+        if (s->chunks[c].ext) b += zc_chunk_len(c) * sizeof(zc_ext);
     }
     return b;
 }

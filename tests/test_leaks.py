@@ -192,3 +192,29 @@ def test_memory_per_key_is_stable():
         finally:
             tracemalloc.stop()
     assert all(b < 64 for b in per_key), per_key
+
+
+@pytest.mark.parametrize("n", [10, 100, 1_000])
+def test_small_lru_costs_no_more_than_zict(n):
+    """Node storage grows in small chunks: a small LRU is not charged for a
+    thousand nodes up front (the issue's "overhead per key no more than zict's")."""
+    zict = pytest.importorskip("zict")
+    keys = [f"k{i}" for i in range(n)]
+
+    def overhead(make):
+        gc.collect()
+        tracemalloc.start()
+        try:
+            d = dict.fromkeys(keys, 1)
+            base = _traced()
+            del d
+            m = make()
+            for k in keys:
+                m[k] = 1
+            return (_traced() - base) / n
+        finally:
+            tracemalloc.stop()
+
+    ours = overhead(lambda: LRU(n + 1, {}))
+    theirs = overhead(lambda: zict.LRU(n + 1, {}))
+    assert ours <= theirs, (ours, theirs)

@@ -553,18 +553,6 @@ cdef class Buffer(ZictCore):
             getattr(self, "__dict__").update(state["dict"])
 
 
-cdef list _callbacks(object cbs, str what):
-    if cbs is None:
-        return []
-    if callable(cbs):
-        return [cbs]
-    out = list(cbs)
-    for cb in out:
-        if not callable(cb):
-            raise TypeError(f"{what} must hold callables, got {type(cb).__name__}")
-    return out
-
-
 class BufferItemsView(ItemsView):
     """``Buffer.items()``: fast then slow, without touching the LRU order."""
 
