@@ -12,11 +12,13 @@ before each timed call, and correct when it calls the benchmark many times per
 from __future__ import annotations
 
 import atexit
+import gc
 import math
 import os
 import random
 import shutil
 import tempfile
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +56,24 @@ def impl(name: str) -> Any:
     if zict is zict_core or getattr(zict, "LRU", None) is zict_core.LRU:
         raise NotImplementedError("'import zict' gives zict_core (install_as_zict)")
     return zict
+
+
+def overhead_bytes_per_key(build: Callable[[], Any], key_list: list[str]) -> float:
+    """Traced bytes of the mapping ``build()`` returns, minus those of a plain dict
+    holding the same keys, per key (tracemalloc; the keys exist beforehand)."""
+    gc.collect()
+    tracemalloc.start()
+    d = dict.fromkeys(key_list, 1)
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del d
+    gc.collect()
+    tracemalloc.start()
+    m = build()
+    used = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del m
+    return (used - base) / len(key_list)
 
 
 def keys(n: int, prefix: str = "k") -> list[str]:

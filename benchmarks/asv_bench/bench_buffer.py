@@ -6,10 +6,16 @@ Times are per call of 1,000 operations: asv's "us" read as ns per operation.
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
-
-from ._common import IMPLS, cached, impl, key_counts, keys, round_robin, sample
+from ._common import (
+    IMPLS,
+    cached,
+    impl,
+    key_counts,
+    keys,
+    overhead_bytes_per_key,
+    round_robin,
+    sample,
+)
 
 KEYS = key_counts()
 
@@ -106,19 +112,7 @@ class BufferMemory:
 
     def track_overhead_bytes_per_key(self, n, name):
         """Traced bytes of the Buffer minus those of a plain dict of the same keys."""
-        gc.collect()
-        tracemalloc.start()
-        d = dict.fromkeys(self.keys, 1)
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-        del d
-        gc.collect()
-        tracemalloc.start()
-        b = self._build()
-        used = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-        del b
-        return (used - base) / n
+        return overhead_bytes_per_key(self._build, self.keys)
 
     track_overhead_bytes_per_key.unit = "bytes/key"
 

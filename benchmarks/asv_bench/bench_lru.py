@@ -9,7 +9,17 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from ._common import BATCH, IMPLS, cached, fresh_pool, impl, key_counts, keys, sample
+from ._common import (
+    BATCH,
+    IMPLS,
+    cached,
+    fresh_pool,
+    impl,
+    key_counts,
+    keys,
+    overhead_bytes_per_key,
+    sample,
+)
 
 KEYS = key_counts()
 
@@ -149,19 +159,7 @@ class LRUMemory:
     def track_overhead_bytes_per_key(self, n, name):
         """The LRU's own bookkeeping: traced bytes of LRU(n, d) minus those of a
         plain dict holding the same keys (tracemalloc; keys allocated before)."""
-        gc.collect()
-        tracemalloc.start()
-        d = dict.fromkeys(self.keys, 1)
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-        del d
-        gc.collect()
-        tracemalloc.start()
-        m = self._build()
-        used = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-        del m
-        return (used - base) / n
+        return overhead_bytes_per_key(self._build, self.keys)
 
     track_overhead_bytes_per_key.unit = "bytes/key"
 
