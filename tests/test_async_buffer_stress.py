@@ -127,9 +127,15 @@ def test_async_buffer_loop_and_threads(seed):
     ]
     for t in threads:
         t.start()
+    # A loop of our own, closed here, leaving the policy's current loop alone:
+    # asyncio.run() would reset it, orphaning (and leaking) a loop that
+    # pytest-asyncio set for earlier tests on Python 3.9.
+    loop = asyncio.new_event_loop()
     try:
-        asyncio.run(loop_work())
+        loop.run_until_complete(loop_work())
     finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
         stop.set()
         for t in threads:
             t.join(30)
