@@ -158,16 +158,4 @@ static inline int zc_rlock_release_owned(zc_rlock *l) {
     return 0;
 }
 
-/* Release all levels at once (for Condition-like use); returns the depth. */
-static inline Py_ssize_t zc_rlock_release_all(zc_rlock *l) {
-    Py_ssize_t depth = l->count;
-    if (depth == 0 || l->owner != PyThread_get_thread_ident()) {
-        PyErr_SetString(PyExc_RuntimeError, "cannot release un-acquired lock");
-        return -1;
-    }
-    l->count = 1;
-    zc_rlock_release(l);
-    return depth;
-}
-
 #endif /* ZC_RLOCK_H */

@@ -316,8 +316,6 @@ static inline uint32_t zc_next_heavy(const zc_store *s, uint32_t i) {
     return zc_X(s, i)->hnext;
 }
 
-static inline uint32_t zc_fresh(const zc_store *s) { return s->fresh; }
-
 /* ---- the evicting list: nodes whose on_evict callbacks are running ---- */
 
 static inline void zc_ev_push(zc_store *s, uint32_t i) {

@@ -24,9 +24,7 @@ cdef class ZictCore:
 
     # Every method of a compiled mapping brackets its work with these.
     cdef inline int _acquire(self) except -1:
-        if zc_rlock_try(&self.lock.st):
-            return 1
-        return zc_rlock_wait(&self.lock.st, -1, 1)
+        return zc_rlock_acquire(&self.lock.st)
 
     cdef inline int _release(self) except -1:
         # only ever paired with a successful _acquire in the same method

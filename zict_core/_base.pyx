@@ -51,8 +51,7 @@ cdef class RLock:
         return zc_rlock_is_owned(&self.st)
 
     def __enter__(self):
-        if not zc_rlock_try(&self.st):
-            zc_rlock_wait(&self.st, -1, 1)
+        zc_rlock_acquire(&self.st)
         return True
 
     def __exit__(self, *exc):
